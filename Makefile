@@ -1,0 +1,30 @@
+# Two entry points: `make repro` (the pipeline) and `make test` (the test suite). Both
+# install the locked environment first (uv is installed into .tools/ when missing).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV_BIN := $(CURDIR)/.venv/bin
+# DVC runs the stages' `python ...` commands: make it the project's interpreter
+RUN := PATH="$(VENV_BIN):$$PATH"
+
+.PHONY: env repro test clean-env
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --compile-bytecode
+	touch $@
+
+env: .venv/.synced
+
+repro: env
+	$(RUN) dvc repro
+
+test: env
+	$(RUN) python -m pytest
+
+clean-env:
+	rm -rf .venv .tools

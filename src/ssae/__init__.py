@@ -1,0 +1,1 @@
+"""Self-supervised autoencoders for visual anomaly detection."""

@@ -1,0 +1,239 @@
+"""params.yaml -> frozen, typed, validated dataclasses.
+
+This is the only module that reads params.yaml. Every section is a frozen dataclass; a key
+that is unknown, of the wrong type or out of range raises ``ConfigError`` naming the key
+(e.g. ``train.epochs: must be >= 1, got -3``) before any stage does work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+EMBEDDED_CATEGORIES = ("brick", "grass", "gravel", "tissue")
+MVTEC_TEXTURES = ("carpet", "grid", "leather", "tile", "wood")
+MVTEC_OBJECTS = (
+    "bottle", "cable", "capsule", "hazelnut", "metal_nut",
+    "pill", "screw", "toothbrush", "transistor", "zipper",
+)
+MVTEC_CATEGORIES = MVTEC_TEXTURES + MVTEC_OBJECTS
+
+
+class ConfigError(ValueError):
+    """A params.yaml problem; the message names the offending key."""
+
+
+def _check(key: str, ok: bool, msg: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {msg}")
+
+
+@dataclass(frozen=True)
+class EmbeddedConfig:
+    image_size: int = 128  # side of every generated image, px
+    zoom: float = 1.0  # scale applied to the source photos before cropping
+    n_train: int = 80  # normal training images per category
+    n_test_good: int = 16  # normal test images per category
+    n_test_per_defect: int = 5  # anomalous test images per defect type
+
+    def __post_init__(self) -> None:
+        _check("image_size", 32 <= self.image_size <= 512, f"must be in [32, 512], got {self.image_size}")
+        _check("zoom", 0.1 <= self.zoom <= 1.0, f"must be in [0.1, 1], got {self.zoom}")
+        _check("n_train", self.n_train >= 1, f"must be >= 1, got {self.n_train}")
+        _check("n_test_good", self.n_test_good >= 1, f"must be >= 1, got {self.n_test_good}")
+        _check("n_test_per_defect", self.n_test_per_defect >= 1, f"must be >= 1, got {self.n_test_per_defect}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: Literal["embedded", "mvtec_ad"] = "embedded"
+    mvtec_dir: str = ""  # an already-extracted MVTec AD tree (for dataset: mvtec_ad)
+    embedded: EmbeddedConfig = field(default_factory=EmbeddedConfig)
+
+    def __post_init__(self) -> None:
+        if self.dataset == "mvtec_ad":
+            _check("mvtec_dir", bool(self.mvtec_dir), "must name an extracted MVTec AD directory when dataset is mvtec_ad")
+
+
+@dataclass(frozen=True)
+class MasksConfig:
+    per_image: int = 8  # masks in the bank per training image
+    min_blobs: int = 1  # blobs per mask, drawn uniformly in [min_blobs, max_blobs]
+    max_blobs: int = 3
+    min_radius: float = 0.04  # blob radius as a fraction of the image side
+    max_radius: float = 0.16
+
+    def __post_init__(self) -> None:
+        _check("per_image", self.per_image >= 1, f"must be >= 1, got {self.per_image}")
+        _check("min_blobs", self.min_blobs >= 1, f"must be >= 1, got {self.min_blobs}")
+        _check("max_blobs", self.max_blobs >= self.min_blobs, f"must be >= min_blobs ({self.min_blobs}), got {self.max_blobs}")
+        _check("min_radius", 0 < self.min_radius <= 0.5, f"must be in (0, 0.5], got {self.min_radius}")
+        _check("max_radius", self.min_radius <= self.max_radius <= 0.5, f"must be in [min_radius, 0.5], got {self.max_radius}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # channels per encoder level; len-1 downsamplings
+    sdc_blocks: int = 2  # stacked dilated-convolution blocks in the bottleneck
+    dilations: tuple[int, ...] = (1, 2, 4, 8)  # parallel branches of one SDC block
+    gates: bool = True  # convex-combination modules on the skips (False: plain additive skips)
+
+    def __post_init__(self) -> None:
+        _check("widths", len(self.widths) >= 2, f"needs at least 2 levels, got {list(self.widths)}")
+        _check("widths", all(w >= 1 for w in self.widths), f"must be positive, got {list(self.widths)}")
+        _check("sdc_blocks", self.sdc_blocks >= 0, f"must be >= 0, got {self.sdc_blocks}")
+        _check("dilations", len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
+               f"must be a non-empty list of positive ints, got {list(self.dilations)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    image_size: int = 64  # training and inference resolution, px (square)
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    corruption: bool = True  # False: the plain-autoencoder baseline (same net, clean inputs)
+    corrupt_prob: float = 0.9  # probability that a training sample is corrupted
+    corrupt_weight: float = 0.0  # extra L2 weight on corrupted pixels (loss weight 1 + this)
+    fill_patch: float = 1.0  # relative weight of the fill "another training image's patch"
+    fill_elastic: float = 1.0  # relative weight of the fill "elastic deformation of itself"
+    fill_texture: float = 1.0  # relative weight of the fill "procedural texture"
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        _check("image_size", self.image_size >= 16, f"must be >= 16, got {self.image_size}")
+        stride = 2 ** (len(self.model.widths) - 1)
+        _check("image_size", self.image_size % stride == 0,
+               f"must be divisible by 2**(len(model.widths)-1) = {stride}, got {self.image_size}")
+        _check("epochs", self.epochs >= 1, f"must be >= 1, got {self.epochs}")
+        _check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
+        _check("lr", self.lr > 0, f"must be > 0, got {self.lr}")
+        _check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
+        _check("corrupt_weight", self.corrupt_weight >= 0, f"must be >= 0, got {self.corrupt_weight}")
+        _check("corrupt_prob", 0 <= self.corrupt_prob <= 1, f"must be in [0, 1], got {self.corrupt_prob}")
+        for name in ("fill_patch", "fill_elastic", "fill_texture"):
+            _check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
+        _check("fill_texture", self.fill_patch + self.fill_elastic + self.fill_texture > 0,
+               "fill_patch, fill_elastic and fill_texture must not all be 0")
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    sigma: float = 2.0  # Gaussian smoothing of the anomaly map, px at model resolution (0: none)
+    batch_size: int = 16
+    gallery_per_type: int = 1  # highest-scored examples per defect type in the heatmap gallery
+
+    def __post_init__(self) -> None:
+        _check("sigma", self.sigma >= 0, f"must be >= 0, got {self.sigma}")
+        _check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
+        _check("gallery_per_type", self.gallery_per_type >= 1, f"must be >= 1, got {self.gallery_per_type}")
+
+
+@dataclass(frozen=True)
+class AggregateConfig:
+    fpr_limit: float = 0.3  # AUPRO integration limit
+
+    def __post_init__(self) -> None:
+        _check("fpr_limit", 0 < self.fpr_limit <= 1, f"must be in (0, 1], got {self.fpr_limit}")
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 0
+    categories: tuple[str, ...] = EMBEDDED_CATEGORIES
+    data: DataConfig = field(default_factory=DataConfig)
+    masks: MasksConfig = field(default_factory=MasksConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    aggregate: AggregateConfig = field(default_factory=AggregateConfig)
+
+    def __post_init__(self) -> None:
+        _check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
+        _check("categories", len(self.categories) >= 1, "must list at least one category")
+        _check("categories", len(set(self.categories)) == len(self.categories),
+               f"has duplicates: {list(self.categories)}")
+        known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else MVTEC_CATEGORIES
+        unknown = [c for c in self.categories if c not in known]
+        _check("categories", not unknown,
+               f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the type hint ``tp`` and convert lists to tuples."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        _check(key, isinstance(value, dict), f"must be a mapping, got {type(value).__name__}")
+        return _build(tp, value, key + ".")
+    if origin is Literal:
+        _check(key, value in typing.get_args(tp), f"must be one of {list(typing.get_args(tp))}, got {value!r}")
+        return value
+    if origin is tuple:
+        (item_tp, _) = typing.get_args(tp)
+        _check(key, isinstance(value, (list, tuple)), f"must be a list, got {type(value).__name__}")
+        return tuple(_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported hint for {key}")
+    if tp is bool:
+        _check(key, isinstance(value, bool), f"must be true or false, got {value!r}")
+    elif tp is int:
+        _check(key, isinstance(value, int) and not isinstance(value, bool), f"must be an integer, got {value!r}")
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        _check(key, ok, f"must be a number, got {value!r}")
+        value = float(value)
+    elif tp is str:
+        _check(key, isinstance(value, str), f"must be a string, got {value!r}")
+    return value
+
+
+def _build(cls: type, raw: dict, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known keys: {sorted(names)})")
+    kwargs = {k: _convert(v, hints[k], prefix + k) for k, v in raw.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        if prefix and not str(e).startswith(prefix):
+            raise ConfigError(prefix + str(e)) from None
+        raise
+
+
+def parse_params(raw: dict | None) -> Params:
+    """Validate a params mapping (as loaded from YAML) into ``Params``."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params: the top level must be a mapping, got {type(raw).__name__}")
+    return _build(Params, raw)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raise ``ConfigError`` naming the first bad key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found")
+    with path.open() as f:
+        try:
+            raw = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse_params(raw)
+
+
+def as_dict(obj: Any) -> Any:
+    """A dataclass config as plain JSON-able dicts and lists (for meta.json)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [as_dict(v) for v in obj]
+    return obj

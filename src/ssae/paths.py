@@ -1,0 +1,67 @@
+"""Every artifact path of the pipeline, defined once (tests check dvc.yaml agrees).
+
+Paths are relative to the repository root, where DVC runs the stages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+DATA = Path("data")
+RAW = DATA / "raw"  # the dataset in MVTec AD layout: RAW/<category>/{train,test,ground_truth}
+MASKS = DATA / "masks"  # MASKS/<category>.npz: bit-packed corruption mask bank
+MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json}
+SCORES = DATA / "scores"  # SCORES/<category>.npz: maps, scores, labels, masks, names
+REPORTS = Path("reports")
+TRAIN_LOGS = REPORTS / "train"  # TRAIN_LOGS/<category>/: DVCLive metrics and loss curve (git)
+FIGURES = REPORTS / "figures"
+PLOTS = REPORTS / "plots"  # DVC plot data (git)
+METRICS = REPORTS / "metrics.json"
+RESULTS_CSV = REPORTS / "results.csv"
+RESULTS_MD = REPORTS / "results.md"
+
+
+def raw_category(category: str) -> Path:
+    return RAW / category
+
+
+def masks_file(category: str) -> Path:
+    return MASKS / f"{category}.npz"
+
+
+def model_dir(category: str) -> Path:
+    return MODELS / category
+
+
+def model_weights(category: str) -> Path:
+    return model_dir(category) / "model.pt"
+
+
+def model_meta(category: str) -> Path:
+    return model_dir(category) / "meta.json"
+
+
+def train_log_dir(category: str) -> Path:
+    return TRAIN_LOGS / category
+
+
+def train_loss_tsv(category: str) -> Path:
+    """Where DVCLive writes the per-epoch loss of ``Live(train_log_dir(category))``."""
+    return train_log_dir(category) / "plots" / "metrics" / "train" / "loss.tsv"
+
+
+def scores_file(category: str) -> Path:
+    return SCORES / f"{category}.npz"
+
+
+def gallery_png(category: str) -> Path:
+    return FIGURES / f"gallery_{category}.png"
+
+
+def roc_csv(category: str) -> Path:
+    return PLOTS / "roc" / f"{category}.csv"
+
+
+def loss_csv(category: str) -> Path:
+    return PLOTS / "loss" / f"{category}.csv"

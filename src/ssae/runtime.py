@@ -1,0 +1,28 @@
+"""The one module that touches process-global state: seeds, threads, device, logging."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+
+import numpy as np
+import torch
+
+log = logging.getLogger("ssae")
+
+
+def setup(seed: int = 0) -> torch.device:
+    """Seed every global RNG, make torch deterministic, configure logging; return the device.
+
+    Library code never relies on these global seeds (it takes explicit generators); seeding
+    them only guards against a stray call that does.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,35 @@
+"""Stage `masks`: precompute the bank of training corruption masks of one category.
+
+Writes data/masks/<category>.npz: bit-packed (N, S, S) masks, S = train.image_size,
+N = masks.per_image x the category's training images; mask k is seeded by (seed, category, k).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ssae import paths
+from ssae.artifacts import pack_masks, save_npz
+from ssae.cli import fail, params_or_exit
+from ssae.corruption import mask_bank
+from ssae.dataset import DatasetError, index_category
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(category: str = typer.Option(..., help="Category to compute masks for.")) -> None:
+    """Compute one category's mask bank (reads params.yaml: seed, masks, train.image_size)."""
+    params = params_or_exit(category)
+    try:
+        table = index_category(paths.raw_category(category))
+    except DatasetError as e:
+        raise fail(str(e)) from None
+    n_train = int((table.split == "train").sum())
+    bank = mask_bank(n_train, params.train.image_size, params.masks, params.seed, category)
+    save_npz(paths.masks_file(category), **pack_masks(bank))
+    print(f"{category}: {len(bank)} masks of {bank.shape[1]} px, mean coverage {bank.mean():.3f}")
+
+
+if __name__ == "__main__":
+    app()

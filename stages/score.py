@@ -1,0 +1,79 @@
+"""Stage `score`: anomaly maps of one category's test set.
+
+Writes data/scores/<category>.npz (float16 maps at model resolution, float32 image scores,
+labels, defect types, file names, bit-packed ground-truth masks at their own resolution) and
+reports/figures/gallery_<category>.png (input | reconstruction | anomaly map | ground truth
+of the highest-scored images of every defect type).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+import typer
+
+from ssae import paths, runtime
+from ssae.artifacts import pack_masks, save_npz
+from ssae.cli import fail, params_or_exit
+from ssae.config import ModelConfig, _build
+from ssae.dataset import DatasetError, image_shape, index_category, load_images, load_mask
+from ssae.model import SDCCCM
+from ssae.plotting import gallery
+from ssae.scoring import anomaly_maps, image_scores, reconstruct
+
+app = typer.Typer(add_completion=False)
+
+
+def load_model(category: str, device: torch.device) -> tuple[SDCCCM, int]:
+    """The trained model (eval mode) and its image size, from the checkpoint's meta.json."""
+    meta = json.loads(paths.model_meta(category).read_text())
+    model = SDCCCM(_build(ModelConfig, meta["train"]["model"], "model."))
+    model.load_state_dict(torch.load(paths.model_weights(category), map_location="cpu", weights_only=True))
+    return model.to(device).eval(), int(meta["train"]["image_size"])
+
+
+@app.command()
+def main(category: str = typer.Option(..., help="Category to score.")) -> None:
+    """Score the category's test images (reads params.yaml: score)."""
+    params = params_or_exit(category)
+    device = runtime.setup()
+    try:
+        table = index_category(paths.raw_category(category))
+    except DatasetError as e:
+        raise fail(str(e)) from None
+    test = table[table.split == "test"].reset_index(drop=True)
+    model, size = load_model(category, device)
+    images = load_images(list(test.image), size)
+    recon = reconstruct(model, images, params.score.batch_size, device)
+    maps = anomaly_maps(images, recon, params.score.sigma)
+    scores = image_scores(maps)
+    shape = image_shape(test.image[0])
+    try:
+        gt = np.stack([load_mask(m, shape) for m in test["mask"]])
+    except DatasetError as e:
+        raise fail(str(e)) from None
+    packed = pack_masks(gt)
+    save_npz(
+        paths.scores_file(category),
+        maps=maps.astype(np.float16),
+        scores=scores.astype(np.float32),
+        labels=test.label.to_numpy(np.uint8),
+        defects=test.defect.to_numpy(str),
+        names=np.array([f"{d}/{p.name}" for d, p in zip(test.defect, test.image)]),
+        gt_bits=packed["bits"],
+        gt_shape=packed["shape"],
+    )
+    picks = [
+        i
+        for _, group in test.assign(score=scores).groupby("defect", sort=True)
+        for i in group.sort_values("score", ascending=False).index[: params.score.gallery_per_type]
+    ]
+    gallery(images[picks], recon[picks], maps[picks], gt[picks], [f"{test.defect[i]} {test.image[i].name}\nscore {scores[i]:.4f}" for i in picks],
+            paths.gallery_png(category), title=f"{category}: highest-scored image per defect type")
+    print(f"{category}: {len(test)} test images scored at {size} px")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,84 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ssae.config import ConfigError, Params, load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def committed() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_committed_params_parse_and_are_typed():
+    p = load_params(ROOT / "params.yaml")
+    assert isinstance(p, Params)
+    assert p.train.model.widths == tuple(committed()["train"]["model"]["widths"])
+    assert isinstance(p.train.lr, float)
+    with pytest.raises(AttributeError):
+        p.train.epochs = 3  # frozen
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda r: r["train"].__setitem__("epochs", -3), "train.epochs"),
+        (lambda r: r["train"].__setitem__("epoch", 3), "train.epoch"),
+        (lambda r: r["train"]["model"].__setitem__("widths", "wide"), "train.model.widths"),
+        (lambda r: r["train"].__setitem__("lr", "fast"), "train.lr"),
+        (lambda r: r["train"].__setitem__("corruption", "yes"), "train.corruption"),
+        (lambda r: r.__setitem__("categories", ["brick", "marble"]), "categories"),
+        (lambda r: r["data"]["embedded"].__setitem__("image_size", 0), "data.embedded.image_size"),
+        (lambda r: r["data"].__setitem__("dataset", "imagenet"), "data.dataset"),
+        (lambda r: r["train"].__setitem__("image_size", 60), "train.image_size"),
+        (lambda r: r["masks"].__setitem__("max_blobs", 0), "masks.max_blobs"),
+        (lambda r: r.__setitem__("extra", 1), "extra"),
+    ],
+)
+def test_bad_values_name_the_key(edit, key):
+    raw = committed()
+    edit(raw)
+    with pytest.raises(ConfigError) as e:
+        parse_params(raw)
+    assert str(e.value).startswith(f"{key}:"), str(e.value)
+
+
+def test_mvtec_needs_a_directory_and_knows_its_categories():
+    raw = committed()
+    raw["data"]["dataset"] = "mvtec_ad"
+    with pytest.raises(ConfigError, match="data.mvtec_dir"):
+        parse_params(raw)
+    raw["data"]["mvtec_dir"] = "/somewhere"
+    raw["categories"] = ["bottle", "screw"]
+    assert parse_params(raw).categories == ("bottle", "screw")
+
+
+def test_stage_stops_before_work_on_bad_params(tmp_path):
+    raw = committed()
+    raw["train"]["epochs"] = 0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    r = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--category", "brick"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "train.epochs: must be >= 1, got 0" in r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_stage_rejects_a_category_not_in_params(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
+    r = subprocess.run([sys.executable, str(ROOT / "stages" / "masks.py"), "--category", "screw"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "'screw' is not in params.yaml categories" in r.stderr
+
+
+@pytest.mark.parametrize("stage", ["download", "masks", "train", "score", "aggregate"])
+def test_every_stage_has_help(stage):
+    r = subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py"), "--help"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0
+    assert "params.yaml" in r.stdout

@@ -1,0 +1,63 @@
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssae.config import EmbeddedConfig
+from ssae.dataset import index_category, load_mask
+from ssae.defects import DEFECTS
+from ssae.embedded import bands, build_category
+
+CFG = EmbeddedConfig(image_size=48, zoom=0.5, n_train=3, n_test_good=2, n_test_per_defect=2)
+
+
+def digest(root):
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.png")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_layout_and_masks(tmp_path):
+    build_category("gravel", CFG, 0, tmp_path / "gravel")
+    t = index_category(tmp_path / "gravel")  # parses: every defect image has its mask
+    assert (t.split == "train").sum() == 3
+    assert set(t.defect) == {"good", *DEFECTS}
+    for _, row in t[t.label == 1].iterrows():
+        m = load_mask(row["mask"], (48, 48))
+        assert 0 < m.sum() < 0.5 * m.size, row.image
+    with Image.open(t.image.iloc[0]) as im:
+        assert im.mode == "L"  # greyscale photo, stored single-channel like MVTec's grid
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    build_category("tissue", CFG, 0, tmp_path / "a")
+    build_category("tissue", CFG, 0, tmp_path / "b")
+    build_category("tissue", CFG, 1, tmp_path / "c")
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a") != digest(tmp_path / "c")
+
+
+def test_train_and_test_bands_are_disjoint():
+    train, test = bands(512, 128)
+    assert train[1] <= test[0]
+    with pytest.raises(ValueError, match="does not fit"):
+        bands(256, 128)
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_defects_change_only_near_their_mask(name):
+    rng = np.random.default_rng(3)
+    img = np.full((64, 64, 3), 0.5, np.float32) + rng.normal(0, 0.05, (64, 64, 3)).astype(np.float32)
+    img = np.clip(img, 0, 1)
+    foreign = rng.random((96, 96, 3)).astype(np.float32)
+    out, mask = DEFECTS[name](img, np.random.default_rng(0), foreign)
+    assert out.shape == img.shape and out.dtype == np.float32 and mask.dtype == bool
+    assert mask.any()
+    changed = np.abs(out - img).max(axis=2) > 1e-6
+    from scipy import ndimage
+    near = ndimage.binary_dilation(mask, iterations=3)
+    assert not (changed & ~near).any(), "defect changed pixels far from its mask"
+    assert np.abs(out - img)[mask].mean() > 0.01

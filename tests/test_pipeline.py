@@ -1,0 +1,116 @@
+"""End to end: the real dvc.yaml on a tiny budget in a temporary git repository.
+
+Runs `dvc repro`, then `dvc exp run -S train.epochs=...` and `dvc metrics diff`, and checks
+the files and values they produce.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ssae.artifacts import load_npz
+from ssae.config import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+TINY = {
+    "categories": ["brick", "tissue"],
+    "data": {"embedded": {"image_size": 48, "zoom": 0.5, "n_train": 6, "n_test_good": 3, "n_test_per_defect": 1}},
+    "masks": {"per_image": 2},
+    "train": {"image_size": 32, "epochs": 1, "batch_size": 3, "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]}},
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    return {k: merge(base[k], v) if isinstance(v, dict) else v for k, v in over.items()} | {
+        k: v for k, v in base.items() if k not in over}
+
+
+def run(args: list[str], cwd: Path) -> str:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, f"{' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    dst = tmp_path_factory.mktemp("pipeline")
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if f.startswith(("data/", "reports/")) or f == "dvc.lock" or not (ROOT / f).is_file():
+            continue
+        (dst / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, dst / f)
+    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], dst)
+    commit(dst, "tiny")
+    run(["dvc", "repro"], dst)
+    return dst
+
+
+def commit(repo: Path, message: str) -> None:
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message], repo)
+
+
+def test_repro_writes_every_artifact(repo):
+    p = load_params(repo / "params.yaml")
+    for c in p.categories:
+        assert len(list((repo / "data/raw" / c / "test").iterdir())) == 7  # good + 6 defect types
+        assert (repo / f"data/masks/{c}.npz").is_file()
+        meta = json.loads((repo / f"data/models/{c}/meta.json").read_text())
+        assert meta["train"]["epochs"] == 1 and meta["seed"] == p.seed and meta["n_params"] > 0
+        scores = load_npz(repo / f"data/scores/{c}.npz")
+        n = 3 + 6
+        assert scores["maps"].shape == (n, 32, 32) and scores["maps"].dtype == np.float16
+        assert scores["labels"].sum() == 6 and scores["gt_shape"].tolist() == [n, 48, 48]
+        assert (repo / f"reports/figures/gallery_{c}.png").stat().st_size > 10_000
+        loss = (repo / f"reports/train/{c}/plots/metrics/train/loss.tsv").read_text().splitlines()
+        assert loss[0].split("\t") == ["step", "loss"] and len(loss) == 2
+        roc = (repo / f"reports/plots/roc/{c}.csv").read_text().splitlines()
+        assert roc[0] == "fpr,tpr" and roc[1] == "0,0" and roc[-1] == "1,1"
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert set(metrics["categories"]) == set(p.categories)
+    for c, row in metrics["categories"].items():
+        assert set(row) == {"image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap"}
+        assert all(0 <= v <= 1 for v in row.values())
+    for k, v in metrics["mean"].items():
+        assert v == pytest.approx(np.mean([r[k] for r in metrics["categories"].values()]), abs=2e-6)
+    table = (repo / "reports/results.md").read_text()
+    assert "| mean |" in table and "48x48 px" in table
+    for f in ("metrics_bars", "roc", "train_loss"):
+        assert (repo / f"reports/figures/{f}.png").stat().st_size > 5_000
+
+
+def test_second_repro_does_nothing(repo):
+    out = run(["dvc", "status"], repo)
+    assert "up to date" in out
+
+
+def test_experiment_and_metrics_diff(repo):
+    commit(repo, "results")  # metrics and plots are in git (cache: false): the baseline
+    before = json.loads((repo / "reports/metrics.json").read_text())
+    run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
+    meta = json.loads((repo / "data/models/brick/meta.json").read_text())
+    assert meta["train"]["epochs"] == 2
+    loss = (repo / "reports/train/brick/plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert len(loss) == 3
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], repo))
+    changed = diff["reports/metrics.json"]
+    assert "mean.pixel_auroc" in changed
+    assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
