@@ -82,3 +82,8 @@ def test_every_stage_has_help(stage):
                        capture_output=True, text=True)
     assert r.returncode == 0
     assert "params.yaml" in r.stdout
+
+
+def test_dataclass_defaults_are_the_committed_params():
+    # one source of truth: a default that drifted from params.yaml would mislead library users
+    assert load_params(ROOT / "params.yaml") == Params()

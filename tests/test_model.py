@@ -60,3 +60,15 @@ def test_training_is_deterministic_and_reports_every_epoch():
         runs.append((losses, [p.detach().clone() for p in model.parameters()]))
     assert len(runs[0][0]) == 2 and runs[0][0] == runs[1][0]
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+def test_image_gate_copies_the_input_when_open():
+    m = SDCCCM(ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,), image_gate=True)).eval()
+    with torch.no_grad():
+        m.image_gate.weight.zero_()
+        m.image_gate.bias.fill_(30.0)  # sigmoid(30) = 1 - 1e-13: the gate passes the input
+        x = torch.rand(1, 3, 16, 16)
+        assert torch.allclose(m(x), x, atol=1e-6)
+        m.image_gate.bias.fill_(-30.0)  # closed: the decoded image
+        assert not torch.allclose(m(x), x, atol=1e-3)
+    assert SDCCCM(ModelConfig(widths=(8, 16), image_gate=False)).image_gate is None

@@ -103,7 +103,10 @@ def test_second_repro_does_nothing(repo):
 def test_experiment_and_metrics_diff(repo):
     commit(repo, "results")  # metrics and plots are in git (cache: false): the baseline
     before = json.loads((repo / "reports/metrics.json").read_text())
-    run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
+    out = run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
+    for stage in ("download", "masks@brick", "masks@tissue"):  # they do not read train.epochs
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    assert "Running stage 'train@brick'" in out
     meta = json.loads((repo / "data/models/brick/meta.json").read_text())
     assert meta["train"]["epochs"] == 2
     loss = (repo / "reports/train/brick/plots/metrics/train/loss.tsv").read_text().splitlines()

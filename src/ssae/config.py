@@ -64,10 +64,10 @@ class DataConfig:
 @dataclass(frozen=True)
 class MasksConfig:
     per_image: int = 8  # masks in the bank per training image
-    min_blobs: int = 1  # blobs per mask, drawn uniformly in [min_blobs, max_blobs]
-    max_blobs: int = 3
-    min_radius: float = 0.04  # blob radius as a fraction of the image side
-    max_radius: float = 0.16
+    min_blobs: int = 2  # blobs per mask, drawn uniformly in [min_blobs, max_blobs]
+    max_blobs: int = 5
+    min_radius: float = 0.03  # blob radius as a fraction of the image side
+    max_radius: float = 0.12
 
     def __post_init__(self) -> None:
         _check("per_image", self.per_image >= 1, f"must be >= 1, got {self.per_image}")
@@ -83,6 +83,7 @@ class ModelConfig:
     sdc_blocks: int = 2  # stacked dilated-convolution blocks in the bottleneck
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # parallel branches of one SDC block
     gates: bool = True  # convex-combination modules on the skips (False: plain additive skips)
+    image_gate: bool = True  # a CCM between the input image and the decoded image at the output
 
     def __post_init__(self) -> None:
         _check("widths", len(self.widths) >= 2, f"needs at least 2 levels, got {list(self.widths)}")
@@ -95,13 +96,13 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     image_size: int = 64  # training and inference resolution, px (square)
-    epochs: int = 30
-    batch_size: int = 16
+    epochs: int = 25
+    batch_size: int = 8
     lr: float = 2e-3
     weight_decay: float = 0.0
     corruption: bool = True  # False: the plain-autoencoder baseline (same net, clean inputs)
     corrupt_prob: float = 0.9  # probability that a training sample is corrupted
-    corrupt_weight: float = 0.0  # extra L2 weight on corrupted pixels (loss weight 1 + this)
+    corrupt_weight: float = 5.0  # extra L2 weight on corrupted pixels (loss weight 1 + this)
     fill_patch: float = 1.0  # relative weight of the fill "another training image's patch"
     fill_elastic: float = 1.0  # relative weight of the fill "elastic deformation of itself"
     fill_texture: float = 1.0  # relative weight of the fill "procedural texture"

@@ -34,7 +34,7 @@ def gallery(images: np.ndarray, recon: np.ndarray, maps: np.ndarray, gt: np.ndar
     scale is shared across rows (0 to the largest value shown), so rows are comparable.
     """
     k = len(images)
-    fig, axes = plt.subplots(k, 4, figsize=(8.4, 2.2 * k + 0.6), squeeze=False)
+    fig, axes = plt.subplots(k, 4, figsize=(8.4, 2.0 * k + 0.7), squeeze=False, layout="constrained")
     vmax = float(maps.max()) or 1.0
     for r in range(k):
         axes[r, 0].imshow(_rgb(images[r]))
@@ -48,6 +48,6 @@ def gallery(images: np.ndarray, recon: np.ndarray, maps: np.ndarray, gt: np.ndar
     for a in axes.flat:
         a.set_xticks([])
         a.set_yticks([])
-    fig.colorbar(im, ax=axes[:, 2], fraction=0.05, label="squared error (smoothed)")
+    fig.colorbar(im, ax=axes[:, 3], shrink=0.6, label="anomaly map: squared error (smoothed)")
     fig.suptitle(title, fontsize=11)
     save_figure(fig, path)
