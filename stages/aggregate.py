@@ -1,11 +1,15 @@
 """Stage `aggregate`: metrics of every category, results tables and figures.
 
-Evaluates at the ground-truth resolution (maps upsampled bilinearly, the official MVTec
-protocol). Writes reports/metrics.json, reports/results.{csv,md}, DVC plot data under
-reports/plots/ (ROC and loss curves, one CSV per category) and figures under reports/figures/.
+Evaluation resolution (aggregate.eval_resolution): `ground_truth` upsamples the float16 maps
+bilinearly to the masks' resolution (the official MVTec protocol); `model` downsamples the
+masks to the maps instead. Writes reports/metrics.json, reports/results.{csv,md}, DVC plot
+data under reports/plots/ (ROC, PRO and loss curves, one CSV per category) and figures under
+reports/figures/.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,57 +18,76 @@ import typer
 from ssae import paths
 from ssae.artifacts import atomic_write, load_npz, save_json, unpack_masks
 from ssae.cli import fail, params_or_exit
-from ssae.metrics import evaluate, roc_curve
-from ssae.report import loss_curves, markdown_table, metric_bars, roc_figure
-from ssae.scoring import upsample
+from ssae.metrics import evaluate, resample_curve, roc_curve
+from ssae.report import curves_figure, loss_curves, markdown_table, metric_bars, reference_table, results_table
+from ssae.scoring import downsample_masks, upsample
 
 app = typer.Typer(add_completion=False)
 
 
-def write_csv(df: pd.DataFrame, path) -> None:
+def write_csv(df: pd.DataFrame, path: Path) -> None:
     atomic_write(path, df.to_csv(index=False, float_format="%.6g").encode())
+
+
+def load_scores(category: str, eval_resolution: str) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The score file's arrays, and (maps, masks) at the evaluation resolution."""
+    if not paths.scores_file(category).is_file():
+        raise fail(f"{paths.scores_file(category)} is missing: run `dvc repro score@{category}`")
+    d = load_npz(paths.scores_file(category))
+    gt = unpack_masks(d["gt_bits"], d["gt_shape"])
+    maps = d["maps"].astype(np.float32)
+    if eval_resolution == "ground_truth":
+        maps = upsample(maps, gt.shape[1:])
+    else:
+        gt = downsample_masks(gt, maps.shape[1:])
+    return d, maps, gt
 
 
 @app.command()
 def main() -> None:
-    """Compute metrics and write tables and plots (reads params.yaml: categories, aggregate)."""
+    """Compute metrics, write tables and plots (reads params.yaml: categories, data.dataset, aggregate)."""
     params = params_or_exit()
-    rows, rocs, curves, resolution = {}, {}, {}, {}
+    cfg = params.aggregate
+    rows, rocs, pros, losses, sizes = {}, {}, {}, {}, set()
     for category in params.categories:
-        if not paths.scores_file(category).is_file():
-            raise fail(f"{paths.scores_file(category)} is missing: run `dvc repro score@{category}`")
-        d = load_npz(paths.scores_file(category))
-        gt = unpack_masks(d["gt_bits"], d["gt_shape"])
-        maps = upsample(d["maps"].astype(np.float32), gt.shape[1:])
+        d, maps, gt = load_scores(category, cfg.eval_resolution)
+        sizes.add(f"{gt.shape[2]}x{gt.shape[1]} px (model: {d['maps'].shape[2]} px)")
         labels = d["labels"].astype(bool)
-        rows[category] = evaluate(d["scores"], labels, maps, gt, params.aggregate.fpr_limit)
-        fpr, tpr, _ = roc_curve(d["scores"], labels)
-        rocs[category] = (fpr, tpr, rows[category]["image_auroc"])
-        write_csv(pd.DataFrame({"fpr": fpr, "tpr": tpr}), paths.roc_csv(category))
-        resolution[category] = f"{gt.shape[2]}x{gt.shape[1]}"
+        rows[category], (fpr, pro) = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit)
+        x, y, _ = roc_curve(d["scores"], labels)
+        rocs[category] = (x, y, rows[category]["image_auroc"])
+        write_csv(pd.DataFrame({"fpr": x, "tpr": y}), paths.roc_csv(category))
+        x, y = resample_curve(fpr, pro, cfg.fpr_limit)
+        pros[category] = (x, y, rows[category]["aupro"])
+        write_csv(pd.DataFrame({"fpr": x, "pro": y}), paths.pro_csv(category))
         log = pd.read_csv(paths.train_loss_tsv(category), sep="\t")
-        curves[category] = pd.DataFrame({"epoch": log["step"] + 1, "loss": log["loss"]})
-        write_csv(curves[category], paths.loss_csv(category))
+        losses[category] = pd.DataFrame({"epoch": log["step"] + 1, "loss": log["loss"]})
+        write_csv(losses[category], paths.loss_csv(category))
 
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.loc["mean"] = table.mean()
-    table.index.name = "category"
+    table = results_table(rows, params.data.dataset)
     save_json(paths.METRICS, {
-        "mean": {k: round(float(v), 6) for k, v in table.loc["mean"].items()},
+        "mean": {k: round(float(v), 6) for k, v in table.loc["mean"].dropna().items()},
         "categories": {c: {k: round(float(v), 6) for k, v in r.items()} for c, r in rows.items()},
     })
     atomic_write(paths.RESULTS_CSV, table.to_csv(float_format="%.6f").encode())
-    res = ", ".join(sorted(set(resolution.values())))
-    atomic_write(paths.RESULTS_MD, (
-        f"Dataset: {params.data.dataset}. Metrics in %. Evaluated at the ground-truth resolution "
-        f"({res} px; anomaly maps upsampled bilinearly from the model's "
-        f"{params.train.image_size} px), AUPRO integrated to FPR {params.aggregate.fpr_limit}.\n\n"
-        + markdown_table(table)
-    ).encode())
+    protocol = (
+        f"Dataset: {params.data.dataset}. Metrics in %. Evaluated at "
+        + ("the ground-truth resolution (maps upsampled bilinearly, the official protocol)"
+           if cfg.eval_resolution == "ground_truth" else "the model's resolution (masks downsampled)")
+        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories.\n\n"
+    )
+    md = protocol + markdown_table(table)
+    if params.data.dataset == "mvtec_ad":
+        md += ("\nPublished MVTec AD means over all 15 categories, for reference "
+               "(not computed here; see src/ssae/references.py for sources):\n\n" + markdown_table(reference_table(), "method"))
+    atomic_write(paths.RESULTS_MD, md.encode())
     metric_bars(table, paths.FIGURES / "metrics_bars.png")
-    roc_figure(rocs, paths.FIGURES / "roc.png")
-    loss_curves(curves, paths.FIGURES / "train_loss.png")
-    print(markdown_table(table))
+    curves_figure(rocs, paths.FIGURES / "roc.png", title="Image-level ROC (AUROC %)",
+                  xlabel="false-positive rate", ylabel="true-positive rate", diagonal=True)
+    curves_figure(pros, paths.FIGURES / "pro.png", title=f"PRO curve (AUPRO@{cfg.fpr_limit} %)",
+                  xlabel="false-positive rate (pixels)", ylabel="per-region overlap", xmax=cfg.fpr_limit)
+    loss_curves(losses, paths.FIGURES / "train_loss.png")
+    print(md)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Writes data/scores/<category>.npz (float16 maps at model resolution, float32 image scores,
 labels, defect types, file names, bit-packed ground-truth masks at their own resolution) and
 reports/figures/gallery_<category>.png (input | reconstruction | anomaly map | ground truth
-of the highest-scored images of every defect type).
+of the highest- and lowest-scored images of every defect type).
 """
 
 from __future__ import annotations
@@ -65,13 +65,15 @@ def main(category: str = typer.Option(..., help="Category to score.")) -> None:
         gt_bits=packed["bits"],
         gt_shape=packed["shape"],
     )
-    picks = [
-        i
-        for _, group in test.assign(score=scores).groupby("defect", sort=True)
-        for i in group.sort_values("score", ascending=False).index[: params.score.gallery_per_type]
-    ]
-    gallery(images[picks], recon[picks], maps[picks], gt[picks], [f"{test.defect[i]} {test.image[i].name}\nscore {scores[i]:.4f}" for i in picks],
-            paths.gallery_png(category), title=f"{category}: highest-scored image per defect type")
+    picks, captions = [], []
+    for defect, group in test.assign(score=scores).groupby("defect", sort=True):
+        ranked = group.sort_values("score", ascending=False).index
+        k = params.score.gallery_per_type
+        for rank, i in [("highest", j) for j in ranked[:k]] + [("lowest", j) for j in ranked[k:][-k:]]:
+            picks.append(i)
+            captions.append(f"{defect} {test.image[i].name}\n{rank} score {scores[i]:.4f}")
+    gallery(images[picks], recon[picks], maps[picks], gt[picks], captions, paths.gallery_png(category),
+            title=f"{category}: highest- and lowest-scored image of each defect type")
     print(f"{category}: {len(test)} test images scored at {size} px")
 
 

@@ -30,7 +30,7 @@ def test_outputs_match_the_paths_module():
     assert {str(paths.RESULTS_CSV), str(paths.RESULTS_MD)} <= set(agg)
     assert [next(iter(m)) for m in DVC["aggregate"]["metrics"]] == [str(paths.METRICS)]
     assert [next(iter(p)) for p in DVC["aggregate"]["plots"]] == [
-        str(paths.roc_csv(c).parent), str(paths.loss_csv(c).parent)]
+        str(paths.roc_csv(c).parent), str(paths.pro_csv(c).parent), str(paths.loss_csv(c).parent)]
     assert str(paths.train_loss_tsv(c)).startswith(str(paths.train_log_dir(c)))
 
 

@@ -131,3 +131,45 @@ def test_bad_inputs_are_errors():
         metrics.image_auroc(np.array([np.nan, 0.2]), np.array([0, 1]))
     with pytest.raises(ValueError, match="differ in shape"):
         metrics.pixel_auroc(np.zeros((1, 2, 2)), np.zeros((1, 2, 3), bool))
+
+
+def test_evaluate_shares_work_but_matches_the_single_metrics():
+    rng = np.random.default_rng(4)
+    masks = np.zeros((5, 12, 12), bool)
+    masks[1, 2:7, 3:5] = True
+    masks[3, 8:11, 8:11] = True
+    masks[4, 0, 0] = True
+    maps = np.round(rng.random(masks.shape) + 0.4 * masks, 3)
+    scores, labels = maps.max(axis=(1, 2)), masks.any(axis=(1, 2))
+    got, (fpr, pro) = metrics.evaluate(scores, labels, maps, masks, fpr_limit=0.3)
+    ref_fpr, ref_pro = metrics.pro_curve(maps, masks, 0.3)
+    assert np.array_equal(fpr, ref_fpr) and np.array_equal(pro, ref_pro)
+    assert got == {
+        "image_auroc": metrics.image_auroc(scores, labels),
+        "pixel_auroc": metrics.pixel_auroc(maps, masks),
+        "aupro": metrics.aupro(maps, masks, 0.3),
+        "image_f1_max": metrics.f1_max(scores, labels),
+        "pixel_ap": metrics.pixel_ap(maps, masks),
+    }
+    assert got["pixel_ap"] == pytest.approx(average_precision_score(masks.ravel(), maps.ravel()), abs=1e-12)
+    assert got["pixel_auroc"] == pytest.approx(roc_auc_score(masks.ravel(), maps.ravel()), abs=1e-12)
+
+
+def test_resample_curve_keeps_the_upper_step():
+    x = np.array([0.0, 0.0, 0.1, 0.1, 0.5])
+    y = np.array([0.0, 0.4, 0.4, 0.8, 1.0])
+    gx, gy = metrics.resample_curve(x, y, upto=0.3, n=4)
+    assert gx.tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert gy.tolist() == pytest.approx([0.4, 0.8, 0.85, 0.9])
+
+
+def test_resolution_helpers():
+    from ssae.scoring import downsample_masks, upsample
+    masks = np.zeros((1, 8, 8), bool)
+    masks[0, :4, :3] = True  # 3 of 4 columns of the top-left 4x4 quadrant
+    small = downsample_masks(masks, (2, 2))
+    assert small.tolist() == [[[True, False], [False, False]]]
+    maps = np.arange(4, dtype=np.float16).reshape(1, 2, 2)
+    up = upsample(maps, (8, 8))
+    assert up.shape == (1, 8, 8) and up.dtype == np.float32
+    assert up.min() == 0 and up.max() == 3  # bilinear: no overshoot

@@ -129,7 +129,7 @@ class TrainConfig:
 class ScoreConfig:
     sigma: float = 2.0  # Gaussian smoothing of the anomaly map, px at model resolution (0: none)
     batch_size: int = 16
-    gallery_per_type: int = 1  # highest-scored examples per defect type in the heatmap gallery
+    gallery_per_type: int = 1  # highest- and lowest-scored examples per defect type in the gallery
 
     def __post_init__(self) -> None:
         _check("sigma", self.sigma >= 0, f"must be >= 0, got {self.sigma}")
@@ -140,6 +140,9 @@ class ScoreConfig:
 @dataclass(frozen=True)
 class AggregateConfig:
     fpr_limit: float = 0.3  # AUPRO integration limit
+    # ground_truth: maps upsampled to the masks' resolution (the official protocol);
+    # model: masks downsampled (area >= 1/2) to the maps' resolution (common, cheaper, not comparable)
+    eval_resolution: Literal["ground_truth", "model"] = "ground_truth"
 
     def __post_init__(self) -> None:
         _check("fpr_limit", 0 < self.fpr_limit <= 1, f"must be in (0, 1], got {self.fpr_limit}")

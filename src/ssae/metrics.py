@@ -35,39 +35,30 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return fpr, tpr, np.r_[np.inf, s[last]]
 
 
-def _auroc_ranks(pos: np.ndarray, neg: np.ndarray) -> float:
-    """P(pos > neg) + P(pos == neg) / 2, by sorting (Mann-Whitney U); memory ~ one float copy."""
-    neg = np.sort(neg, kind="stable")
-    below = np.searchsorted(neg, pos, side="left").astype(np.float64)
-    equal = np.searchsorted(neg, pos, side="right") - below
-    return float((below.sum() + 0.5 * equal.sum()) / (len(pos) * len(neg)))
+def _auroc_ranks(pos: np.ndarray, neg_sorted: np.ndarray) -> float:
+    """P(pos > neg) + P(pos == neg) / 2 (Mann-Whitney U) against ascending ``neg_sorted``."""
+    below = np.searchsorted(neg_sorted, pos, side="left")
+    equal = np.searchsorted(neg_sorted, pos, side="right") - below
+    return float((below.sum(dtype=np.float64) + 0.5 * equal.sum(dtype=np.float64)) / (len(pos) * len(neg_sorted)))
+
+
+def _ap_sorted(pos: np.ndarray, neg_sorted: np.ndarray) -> float:
+    """Step-wise AP: sum over distinct positive scores of (recall increase) x precision."""
+    thr, counts = np.unique(pos, return_counts=True)  # ascending
+    tp = np.cumsum(counts[::-1])[::-1]  # positives >= thr
+    fp = len(neg_sorted) - np.searchsorted(neg_sorted, thr, side="left")  # negatives >= thr
+    return float(np.sum(counts / len(pos) * tp / (tp + fp)))
 
 
 def image_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     scores, labels = _check(scores, labels)
-    return _auroc_ranks(scores[labels], scores[~labels])
-
-
-def pixel_auroc(maps: np.ndarray, masks: np.ndarray) -> float:
-    """AUROC over all pixels of all images pooled (normal images: all-negative ground truth)."""
-    maps, masks = np.asarray(maps), np.asarray(masks, bool)
-    if maps.shape != masks.shape:
-        raise ValueError(f"maps {maps.shape} and masks {masks.shape} differ in shape")
-    scores, labels = _check(maps, masks)
-    return _auroc_ranks(scores[labels], scores[~labels])
+    return _auroc_ranks(scores[labels], np.sort(scores[~labels]))
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Step-wise AP: sum over distinct thresholds of (recall increase) x precision."""
+    """Step-wise AP (as scikit-learn's ``average_precision_score``)."""
     scores, labels = _check(scores, labels)
-    pos = np.sort(scores[labels])[::-1]
-    neg = np.sort(scores[~labels])
-    thr = np.unique(pos)[::-1]  # recall changes only at positive scores
-    tp = np.searchsorted(-pos, -thr, side="right")  # positives >= thr
-    fp = len(neg) - np.searchsorted(neg, thr, side="left")  # negatives >= thr
-    recall = tp / len(pos)
-    precision = tp / (tp + fp)
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return _ap_sorted(scores[labels], np.sort(scores[~labels]))
 
 
 def f1_max(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -77,6 +68,62 @@ def f1_max(scores: np.ndarray, labels: np.ndarray) -> float:
     p, n = labels.sum(), (~labels).sum()
     tp, fp = tpr[1:] * p, fpr[1:] * n
     return float(np.max(2 * tp / (tp + fp + p)))
+
+
+def _split_pixels(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of defect pixels (row-major order) and of normal pixels (sorted ascending).
+
+    Memory: one copy of the scores (split in two); the sort is in place.
+    """
+    maps, masks = np.asarray(maps), np.asarray(masks, bool)
+    if maps.shape != masks.shape:
+        raise ValueError(f"maps {maps.shape} and masks {masks.shape} differ in shape")
+    flat, m = maps.reshape(-1), masks.reshape(-1)
+    if m.all() or not m.any():
+        raise ValueError("needs both positive and negative labels")
+    pos, neg = flat[m], flat[~m]
+    neg.sort()
+    if not (np.isfinite(pos).all() and np.isfinite(neg[[0, -1]]).all()):  # NaN sorts last
+        raise ValueError("scores contain NaN or infinity")
+    return pos, neg
+
+
+def _region_weights(masks: np.ndarray) -> np.ndarray:
+    """Per defect pixel (row-major order), 1 / (number of regions x its region's size);
+    regions are the 8-connected components of each image's mask."""
+    ids, sizes = [], []
+    for m in np.asarray(masks, bool):
+        if m.any():
+            lab, _ = ndimage.label(m, structure=np.ones((3, 3), bool))
+            ids.append(lab[m])
+            sizes.append(np.bincount(ids[-1]))
+    n_regions = sum(len(s) - 1 for s in sizes)
+    return np.concatenate([1.0 / (n_regions * s[i]) for i, s in zip(ids, sizes)])
+
+
+def _pro_curve_sorted(pos: np.ndarray, weights: np.ndarray, neg: np.ndarray,
+                      fpr_limit: float) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(pos, kind="stable")[::-1]  # descending
+    pos, cum_w = pos[order], np.cumsum(weights[order])
+    n_neg = len(neg)
+    # lowest threshold needed: the first at which more than fpr_limit of negatives are above
+    m = min(int(np.floor(fpr_limit * n_neg)) + 1, n_neg)
+    t_min = neg[n_neg - m]
+    thr = np.unique(np.concatenate([pos[pos >= t_min], neg[n_neg - m :]]))[::-1]  # descending
+    fp = n_neg - np.searchsorted(neg, thr, side="left")
+    n_above = np.searchsorted(-pos, -thr, side="right")
+    pro = np.where(n_above > 0, cum_w[np.maximum(n_above - 1, 0)], 0.0)
+    return np.r_[0.0, fp / n_neg], np.r_[0.0, pro]
+
+
+def pixel_auroc(maps: np.ndarray, masks: np.ndarray) -> float:
+    """AUROC over all pixels of all images pooled (normal images: all-negative ground truth)."""
+    return _auroc_ranks(*_split_pixels(maps, masks))
+
+
+def pixel_ap(maps: np.ndarray, masks: np.ndarray) -> float:
+    """Average precision over all pixels pooled."""
+    return _ap_sorted(*_split_pixels(maps, masks))
 
 
 def _trapezoid_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
@@ -94,39 +141,12 @@ def _trapezoid_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
 def pro_curve(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(fpr, pro) with (0, 0) prepended, one point per distinct score, ascending fpr.
 
-    Regions are the 8-connected components of each image's mask; PRO at a threshold is the
-    mean over all regions of the covered fraction. Only thresholds down to the first one whose
-    FPR exceeds ``fpr_limit`` are returned (enough to integrate up to the limit exactly).
+    PRO at a threshold is the mean over all regions (8-connected components of each image's
+    mask) of the fraction covered. Only thresholds down to the first one whose FPR exceeds
+    ``fpr_limit`` are returned (enough to integrate up to the limit exactly).
     """
-    maps, masks = np.asarray(maps), np.asarray(masks, bool)
-    if maps.shape != masks.shape:
-        raise ValueError(f"maps {maps.shape} and masks {masks.shape} differ in shape")
-    scores, labels = _check(maps, masks)
-    weights = np.zeros(masks.shape, np.float64)  # each region's pixels weigh 1 / (R * |region|)
-    regions = []
-    for i, m in enumerate(masks):
-        lab, n = ndimage.label(m, structure=np.ones((3, 3)))
-        if n:
-            sizes = np.bincount(lab.ravel())
-            regions.append((i, lab, sizes))
-    n_regions = sum(len(s) - 1 for _, _, s in regions)
-    for i, lab, sizes in regions:
-        w = 1.0 / (n_regions * sizes.astype(np.float64))
-        w[0] = 0.0
-        weights[i] = w[lab]
-    w_pos = weights.ravel()[labels]
-    pos_order = np.argsort(-scores[labels], kind="stable")
-    pos, w_pos = scores[labels][pos_order], np.cumsum(w_pos[pos_order])  # descending
-    neg = np.sort(scores[~labels])  # ascending
-    n_neg = len(neg)
-    # lowest threshold needed: the first at which more than fpr_limit of negatives are above
-    m = min(int(np.floor(fpr_limit * n_neg)) + 1, n_neg)
-    t_min = neg[n_neg - m]
-    thr = np.unique(np.r_[pos[pos >= t_min], neg[n_neg - m :]])[::-1]  # distinct, descending
-    fp = n_neg - np.searchsorted(neg, thr, side="left")
-    n_above = np.searchsorted(-pos, -thr, side="right")
-    pro = np.where(n_above > 0, w_pos[np.maximum(n_above - 1, 0)], 0.0)
-    return np.r_[0.0, fp / n_neg], np.r_[0.0, pro]
+    pos, neg = _split_pixels(maps, masks)
+    return _pro_curve_sorted(pos, _region_weights(masks), neg, fpr_limit)
 
 
 def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
@@ -136,12 +156,26 @@ def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray, masks: np.ndarray,
-             fpr_limit: float = 0.3) -> dict[str, float]:
-    """All metrics of one category: image scores/labels (N,), maps/masks (N, H, W)."""
+             fpr_limit: float = 0.3) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray]]:
+    """All metrics of one category, and its PRO curve (fpr, pro) up to ``fpr_limit``.
+
+    Image scores/labels (N,), maps/masks (N, H, W). The normal pixels are sorted once and
+    shared by the three pixel metrics.
+    """
+    pos, neg = _split_pixels(maps, masks)
+    fpr, pro = _pro_curve_sorted(pos, _region_weights(masks), neg, fpr_limit)
     return {
         "image_auroc": image_auroc(scores, labels),
-        "pixel_auroc": pixel_auroc(maps, masks),
-        "aupro": aupro(maps, masks, fpr_limit),
+        "pixel_auroc": _auroc_ranks(pos, neg),
+        "aupro": _trapezoid_to(fpr, pro, fpr_limit) / fpr_limit,
         "image_f1_max": f1_max(scores, labels),
-        "pixel_ap": average_precision(maps, masks),
-    }
+        "pixel_ap": _ap_sorted(pos, neg),
+    }, (fpr, pro)
+
+
+def resample_curve(x: np.ndarray, y: np.ndarray, upto: float, n: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """A monotone curve (x ascending, y non-decreasing) at ``n`` evenly spaced x in [0, upto],
+    for plotting (a full-resolution curve has millions of points)."""
+    last = np.r_[np.flatnonzero(np.diff(x)), len(x) - 1]  # the highest y at each distinct x
+    grid = np.linspace(0.0, upto, n)
+    return grid, np.interp(grid, x[last], y[last])

@@ -65,3 +65,7 @@ def roc_csv(category: str) -> Path:
 
 def loss_csv(category: str) -> Path:
     return PLOTS / "loss" / f"{category}.csv"
+
+
+def pro_csv(category: str) -> Path:
+    return PLOTS / "pro" / f"{category}.csv"

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ssae.config import MVTEC_OBJECTS, MVTEC_TEXTURES
 from ssae.plotting import plt, save_figure
+from ssae.references import DRAEM_PIXEL_AUROC, MEANS
 
 METRIC_LABELS = {
     "image_auroc": "image AUROC",
@@ -52,24 +54,51 @@ def loss_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
     save_figure(fig, path)
 
 
-def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path) -> None:
-    """Image-level ROC curves of all categories: {category: (fpr, tpr, auroc)}."""
+def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path, *, title: str,
+                  xlabel: str, ylabel: str, xmax: float = 1.0, diagonal: bool = False) -> None:
+    """One line per category, {category: (x, y, area)}; the legend gives the area in %."""
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
-    for category, (fpr, tpr, auc) in curves.items():
-        ax.plot(fpr, tpr, label=f"{category} ({100 * auc:.1f})", drawstyle="default")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("false-positive rate")
-    ax.set_ylabel("true-positive rate")
-    ax.set_title("Image-level ROC (AUROC %)")
+    for category, (x, y, area) in curves.items():
+        ax.plot(x, y, label=f"{category} ({100 * area:.1f})")
+    if diagonal:
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    ax.set_xlim(0, xmax)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     save_figure(fig, path)
 
 
-def markdown_table(table: pd.DataFrame) -> str:
-    """Metrics (fractions) as a Markdown table in %, one decimal."""
-    cols = [c for c in METRIC_LABELS if c in table.columns]
-    head = "| category | " + " | ".join(METRIC_LABELS[c] for c in cols) + " |"
+def results_table(rows: dict[str, dict[str, float]], dataset: str) -> pd.DataFrame:
+    """Per-category metrics with a mean row; for MVTec AD also texture and object means and
+    DRAEM's published pixel AUROC per category as a reference column."""
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "category"
+    means = {}
+    if dataset == "mvtec_ad":
+        table["DRAEM pixel AUROC"] = [DRAEM_PIXEL_AUROC.get(c, np.nan) for c in table.index]
+        for name, group in (("texture mean", MVTEC_TEXTURES), ("object mean", MVTEC_OBJECTS)):
+            members = [c for c in table.index if c in group]
+            if members:
+                means[name] = table.loc[members].mean()
+    means["mean"] = table.mean()
+    return pd.concat([table, pd.DataFrame(means).T])
+
+
+def reference_table() -> pd.DataFrame:
+    """Published MVTec AD means (all 15 categories) of the paper and two baselines."""
+    return pd.DataFrame.from_dict(MEANS, orient="index").reindex(columns=list(METRIC_LABELS))
+
+
+def markdown_table(table: pd.DataFrame, first: str = "category") -> str:
+    """Metrics (fractions) as a Markdown table in %, one decimal; missing values as "–"."""
+    cols = [c for c in table.columns if c in METRIC_LABELS] + [c for c in table.columns if c not in METRIC_LABELS]
+    head = f"| {first} | " + " | ".join(METRIC_LABELS.get(c, c) for c in cols) + " |"
     rule = "|---|" + "---:|" * len(cols)
-    rows = [f"| {idx} | " + " | ".join(f"{100 * row[c]:.1f}" for c in cols) + " |" for idx, row in table.iterrows()]
+    cell = lambda v: "–" if pd.isna(v) else f"{100 * v:.1f}"  # noqa: E731
+    rows = [f"| {idx} | " + " | ".join(cell(row[c]) for c in cols) + " |" for idx, row in table.iterrows()]
     return "\n".join([head, rule, *rows]) + "\n"

@@ -40,3 +40,11 @@ def upsample(maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return maps.astype(np.float32)
     t = torch.from_numpy(maps.astype(np.float32))[:, None]
     return F.interpolate(t, size=tuple(shape), mode="bilinear", align_corners=False)[:, 0].numpy()
+
+
+def downsample_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) bool -> (N, h, w) bool: a pixel is a defect if at least half of its area is."""
+    if masks.shape[1:] == tuple(shape):
+        return masks
+    t = torch.from_numpy(masks.astype(np.float32))[:, None]
+    return (F.adaptive_avg_pool2d(t, tuple(shape))[:, 0] >= 0.5).numpy()
