@@ -36,8 +36,13 @@ def merge(base: dict, over: dict) -> dict:
         k: v for k, v in base.items() if k not in over}
 
 
+GIT_IDENTITY = {k: "ssae test" if k.endswith("NAME") else "test@example.invalid"
+                for k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")}
+
+
 def run(args: list[str], cwd: Path) -> str:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    # git identity for the commits of `git commit` and `dvc exp run`, whatever the user's config
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1", **GIT_IDENTITY)
     r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     assert r.returncode == 0, f"{' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r.stdout
@@ -62,8 +67,8 @@ def repo(tmp_path_factory) -> Path:
 
 
 def commit(repo: Path, message: str) -> None:
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", message], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
 
 
 def test_repro_writes_every_artifact(repo):
