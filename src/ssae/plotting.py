@@ -31,11 +31,12 @@ def gallery(images: np.ndarray, recon: np.ndarray, maps: np.ndarray, gt: np.ndar
     """One row per example: input | reconstruction | anomaly map over input | ground truth.
 
     images, recon (K, 3, S, S) in [0, 1]; maps (K, S, S); gt (K, H, W) bool. The map colour
-    scale is shared across rows (0 to the largest value shown), so rows are comparable.
+    scale is shared across rows (0 to the 99th percentile of the values shown), so rows are
+    comparable.
     """
     k = len(images)
     fig, axes = plt.subplots(k, 4, figsize=(8.4, 2.0 * k + 0.7), squeeze=False, layout="constrained")
-    vmax = float(maps.max()) or 1.0
+    vmax = float(np.quantile(maps, 0.99)) or 1.0  # robust: strong defects saturate, not blank the rest
     for r in range(k):
         axes[r, 0].imshow(_rgb(images[r]))
         axes[r, 1].imshow(_rgb(recon[r]))
