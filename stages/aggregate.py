@@ -66,7 +66,8 @@ def main() -> None:
 
     table = results_table(rows, params.data.dataset)
     save_json(paths.METRICS, {
-        "mean": {k: round(float(v), 6) for k, v in table.loc["mean"].dropna().items()},
+        # our metrics only: the table may also hold published reference columns
+        "mean": {k: round(float(table.loc["mean", k]), 6) for k in rows[params.categories[0]]},
         "categories": {c: {k: round(float(v), 6) for k, v in r.items()} for c, r in rows.items()},
     })
     atomic_write(paths.RESULTS_CSV, table.to_csv(float_format="%.6f").encode())
