@@ -17,7 +17,7 @@ import typer
 from ssae import paths, runtime
 from ssae.artifacts import pack_masks, save_npz
 from ssae.cli import fail, params_or_exit
-from ssae.config import ModelConfig, _build
+from ssae.config import ModelConfig, from_dict
 from ssae.dataset import DatasetError, image_shape, index_category, load_images, load_mask
 from ssae.model import SDCCCM
 from ssae.plotting import gallery
@@ -29,7 +29,7 @@ app = typer.Typer(add_completion=False)
 def load_model(category: str, device: torch.device) -> tuple[SDCCCM, int]:
     """The trained model (eval mode) and its image size, from the checkpoint's meta.json."""
     meta = json.loads(paths.model_meta(category).read_text())
-    model = SDCCCM(_build(ModelConfig, meta["train"]["model"], "model."))
+    model = SDCCCM(from_dict(ModelConfig, meta["train"]["model"], "model."))
     model.load_state_dict(torch.load(paths.model_weights(category), map_location="cpu", weights_only=True))
     return model.to(device).eval(), int(meta["train"]["image_size"])
 
@@ -38,7 +38,10 @@ def load_model(category: str, device: torch.device) -> tuple[SDCCCM, int]:
 def main(category: str = typer.Option(..., help="Category to score.")) -> None:
     """Score the category's test images (reads params.yaml: score)."""
     params = params_or_exit(category)
-    device = runtime.setup()
+    try:
+        device = runtime.setup(device=params.score.device)
+    except RuntimeError as e:
+        raise fail(f"score.{e}") from None
     try:
         table = index_category(paths.raw_category(category))
     except DatasetError as e:

@@ -64,17 +64,34 @@ class DataConfig:
 @dataclass(frozen=True)
 class MasksConfig:
     per_image: int = 8  # masks in the bank per training image
-    min_blobs: int = 2  # blobs per mask, drawn uniformly in [min_blobs, max_blobs]
-    max_blobs: int = 5
-    min_radius: float = 0.03  # blob radius as a fraction of the image side
+    min_count: int = 2  # shapes per mask, drawn uniformly in [min_count, max_count]
+    max_count: int = 5
+    min_radius: float = 0.03  # shape radius (blobs) or half-length (strokes), fraction of the side
     max_radius: float = 0.12
+    bezier: float = 1.0  # relative weights of the shape families, chosen per mask:
+    perlin: float = 1.0  # smooth closed Bezier blobs | thresholded smooth noise in a disc |
+    stroke: float = 1.0  # thin elongated Bezier strokes
+    min_stroke_width: float = 0.01  # stroke width, fraction of the image side
+    max_stroke_width: float = 0.04
 
     def __post_init__(self) -> None:
         _check("per_image", self.per_image >= 1, f"must be >= 1, got {self.per_image}")
-        _check("min_blobs", self.min_blobs >= 1, f"must be >= 1, got {self.min_blobs}")
-        _check("max_blobs", self.max_blobs >= self.min_blobs, f"must be >= min_blobs ({self.min_blobs}), got {self.max_blobs}")
+        _check("min_count", self.min_count >= 1, f"must be >= 1, got {self.min_count}")
+        _check("max_count", self.max_count >= self.min_count, f"must be >= min_count ({self.min_count}), got {self.max_count}")
         _check("min_radius", 0 < self.min_radius <= 0.5, f"must be in (0, 0.5], got {self.min_radius}")
         _check("max_radius", self.min_radius <= self.max_radius <= 0.5, f"must be in [min_radius, 0.5], got {self.max_radius}")
+        for name in ("bezier", "perlin", "stroke"):
+            _check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
+        _check("stroke", self.bezier + self.perlin + self.stroke > 0, "bezier, perlin and stroke must not all be 0")
+        _check("min_stroke_width", 0 < self.min_stroke_width <= 0.5, f"must be in (0, 0.5], got {self.min_stroke_width}")
+        _check("max_stroke_width", self.min_stroke_width <= self.max_stroke_width <= 0.5,
+               f"must be in [min_stroke_width, 0.5], got {self.max_stroke_width}")
+
+    @property
+    def family_weights(self) -> tuple[float, float, float]:
+        """(bezier, perlin, stroke) normalised to sum to 1."""
+        total = self.bezier + self.perlin + self.stroke
+        return self.bezier / total, self.perlin / total, self.stroke / total
 
 
 @dataclass(frozen=True)
@@ -98,14 +115,26 @@ class TrainConfig:
     image_size: int = 64  # training and inference resolution, px (square)
     epochs: int = 25
     batch_size: int = 8
-    lr: float = 2e-3
+    lr: float = 2e-3  # peak learning rate (AdamW)
     weight_decay: float = 0.0
-    corruption: bool = True  # False: the plain-autoencoder baseline (same net, clean inputs)
-    corrupt_prob: float = 0.9  # probability that a training sample is corrupted
+    schedule: Literal["onecycle", "cosine", "constant"] = "onecycle"  # per-step learning-rate schedule
+    warmup: float = 0.1  # fraction of the steps spent warming up (onecycle, cosine)
+    # structured: the method (masked regions replaced, see corruption.py);
+    # gaussian: an i.i.d. Gaussian-noise denoising autoencoder; none: a plain autoencoder
+    noise: Literal["structured", "gaussian", "none"] = "structured"
+    noise_std: float = 0.2  # std of the i.i.d. noise (noise: gaussian), image range [0, 1]
+    corrupt_prob: float = 0.9  # probability that a training sample is corrupted (else left clean)
     corrupt_weight: float = 5.0  # extra L2 weight on corrupted pixels (loss weight 1 + this)
     fill_patch: float = 1.0  # relative weight of the fill "another training image's patch"
     fill_elastic: float = 1.0  # relative weight of the fill "elastic deformation of itself"
     fill_texture: float = 1.0  # relative weight of the fill "procedural texture"
+    blend: float = 0.5  # fill opacity drawn uniformly in [1 - blend, 1] (0: opaque fills)
+    ssim_weight: float = 0.0  # weight of an extra (1 - SSIM) loss term (0: L2 only)
+    # auto: flips and 90-degree rotations for isotropic textures, flips for oriented ones
+    # (brick, wood), nothing for objects (see training.AUGMENT); or one policy for all
+    augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
+    amp: bool = True  # on CUDA: bfloat16 autocast and channels-last (ignored on CPU)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -117,12 +146,16 @@ class TrainConfig:
         _check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
         _check("lr", self.lr > 0, f"must be > 0, got {self.lr}")
         _check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
+        _check("warmup", 0 <= self.warmup < 1, f"must be in [0, 1), got {self.warmup}")
+        _check("noise_std", self.noise_std > 0, f"must be > 0, got {self.noise_std}")
         _check("corrupt_weight", self.corrupt_weight >= 0, f"must be >= 0, got {self.corrupt_weight}")
         _check("corrupt_prob", 0 <= self.corrupt_prob <= 1, f"must be in [0, 1], got {self.corrupt_prob}")
         for name in ("fill_patch", "fill_elastic", "fill_texture"):
             _check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
         _check("fill_texture", self.fill_patch + self.fill_elastic + self.fill_texture > 0,
                "fill_patch, fill_elastic and fill_texture must not all be 0")
+        _check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
+        _check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +163,7 @@ class ScoreConfig:
     sigma: float = 2.0  # Gaussian smoothing of the anomaly map, px at model resolution (0: none)
     batch_size: int = 16
     gallery_per_type: int = 1  # highest- and lowest-scored examples per defect type in the gallery
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
 
     def __post_init__(self) -> None:
         _check("sigma", self.sigma >= 0, f"must be >= 0, got {self.sigma}")
@@ -210,6 +244,12 @@ def _build(cls: type, raw: dict, prefix: str = "") -> Any:
         if prefix and not str(e).startswith(prefix):
             raise ConfigError(prefix + str(e)) from None
         raise
+
+
+def from_dict(cls: type, raw: dict, prefix: str = "") -> Any:
+    """Build the config dataclass ``cls`` from a mapping (e.g. a checkpoint's meta.json),
+    with the same checks as params.yaml; ``prefix`` is prepended to the keys in errors."""
+    return _build(cls, raw, prefix)
 
 
 def parse_params(raw: dict | None) -> Params:

@@ -1,48 +1,27 @@
-"""Training-time structured corruption: the self-supervision of the method.
+"""Training-time corruption: the self-supervision of the method, and the ablation baselines.
 
-``mask_bank`` precomputes smooth random blobs (star-shaped, low-order Fourier radius) of
-random size, count and position; ``corrupt`` fills the masked region of a clean image with
+``corrupt`` fills a mask from the precomputed bank (``ssae.shapes``) of a clean image with
 foreign or distorted content, blended with a random opacity. Three fill families:
 ``patch`` (a shifted patch of another normal training image), ``elastic`` (the image itself,
 warped) and ``texture`` (a procedural texture: smooth noise of random scale, colour and
-contrast), chosen per sample with the weights in ``TrainConfig``. All randomness
-comes from generators seeded per image (masks) or per (epoch, image) (fills).
+contrast), chosen per sample with the weights in ``TrainConfig``. ``gaussian_noise`` is the
+i.i.d. denoising-autoencoder baseline. All randomness comes from generators seeded per
+(epoch, image), so a run is reproducible and a resumed run continues the same sequence.
 """
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 from scipy import ndimage
-from tqdm import tqdm
 
-from ssae.config import MasksConfig, TrainConfig
+from ssae.config import TrainConfig
 
-
-def _blob(size: int, rng: np.random.Generator, cfg: MasksConfig) -> np.ndarray:
-    """One smooth blob (size, size) bool: r(theta) = r0 * (1 + sum_k a_k cos(k theta + phi_k))."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    cy, cx = rng.uniform(0, size, 2)
-    r0 = rng.uniform(cfg.min_radius, cfg.max_radius) * size
-    theta = np.arctan2(yy - cy, xx - cx)
-    radius = np.ones_like(theta)
-    for k in (2, 3, 4, 5):
-        radius += rng.uniform(0, 0.35 / k * 2) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
-    return np.hypot(yy - cy, xx - cx) <= r0 * np.clip(radius, 0.3, None)
-
-
-def mask_bank(n_images: int, size: int, cfg: MasksConfig, seed: int, category: str) -> np.ndarray:
-    """(n_images * cfg.per_image, size, size) bool; mask ``k`` is seeded by (seed, category, k)."""
-    bank = np.zeros((n_images * cfg.per_image, size, size), bool)
-    cat = zlib.crc32(category.encode())
-    for k in tqdm(range(len(bank)), desc=f"masks {category}", unit="mask", leave=False):
-        rng = np.random.default_rng([seed, cat, k])
-        for _ in range(int(rng.integers(cfg.min_blobs, cfg.max_blobs + 1))):
-            bank[k] |= _blob(size, rng, cfg)
-        if not bank[k].any():  # a blob centred near a corner can miss every pixel centre
-            bank[k, size // 2, size // 2] = True
-    return bank
+# augmentation policy -> the dihedral transforms it draws from: (k quarter turns, flip?)
+_TRANSFORMS = {
+    "none": [(0, False)],
+    "flip": [(0, False), (0, True), (2, False), (2, True)],  # identity, h-flip, 180, v-flip
+    "flip_rot": [(k, f) for k in range(4) for f in (False, True)],  # all 8 symmetries of a square
+}
 
 
 def elastic(img: np.ndarray, rng: np.random.Generator, alpha: float = 6.0, sigma: float = 4.0) -> np.ndarray:
@@ -72,15 +51,15 @@ def texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
 
 
 def corrupt(
-    images: np.ndarray, index: int, bank: np.ndarray, cfg: TrainConfig, rng: np.random.Generator
+    clean: np.ndarray, images: np.ndarray, index: int, bank: np.ndarray, cfg: TrainConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Corrupt ``images[index]``; return (input (3, H, W) float32 in [0, 1], mask (H, W) bool).
+    """Corrupt ``clean`` (3, H, W), training image ``index`` (possibly augmented); return
+    (input (3, H, W) float32 in [0, 1], mask (H, W) bool).
 
-    ``images`` (N, 3, H, W) are the clean training images (the source of foreign patches),
-    ``bank`` the precomputed masks. With probability 1 - ``cfg.corrupt_prob`` the sample
-    stays clean (empty mask), so the model also learns to copy normal images.
+    ``images`` (N, 3, H, W) are the clean training images (the source of foreign patches: any
+    but ``index``), ``bank`` the precomputed masks. With probability 1 - ``cfg.corrupt_prob``
+    the sample stays clean (empty mask), so the model also learns to copy normal images.
     """
-    clean = images[index]
     if rng.random() >= cfg.corrupt_prob:
         return clean.copy(), np.zeros(clean.shape[1:], bool)
     mask = bank[rng.integers(len(bank))]
@@ -95,9 +74,27 @@ def corrupt(
         fill = elastic(clean, rng)
     else:
         fill = texture(clean.shape[1:], rng)
-    opacity = rng.uniform(0.5, 1.0)
+    opacity = rng.uniform(1 - cfg.blend, 1.0)
     m = mask[None].astype(np.float32) * opacity
     return (clean * (1 - m) + fill * m).astype(np.float32), mask.copy()
+
+
+def gaussian_noise(clean: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """The i.i.d. baseline: (3, H, W) + N(0, noise_std) per pixel and channel, clipped to [0, 1]
+    (with probability ``corrupt_prob``; else the clean image)."""
+    if rng.random() >= cfg.corrupt_prob:
+        return clean.copy()
+    return np.clip(clean + rng.normal(0, cfg.noise_std, clean.shape), 0, 1).astype(np.float32)
+
+
+def augment(img: np.ndarray, policy: str, rng: np.random.Generator) -> np.ndarray:
+    """(3, H, W) -> one of the policy's flips/rotations (``none``: the image itself, no draw)."""
+    transforms = _TRANSFORMS[policy]
+    if len(transforms) == 1:
+        return img
+    k, flip = transforms[int(rng.integers(len(transforms)))]
+    out = np.rot90(img, k, axes=(1, 2))
+    return np.ascontiguousarray(out[:, :, ::-1] if flip else out)
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:

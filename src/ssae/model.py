@@ -109,3 +109,18 @@ class SDCCCM(nn.Module):
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: nn.Module, size: int) -> int:
+    """FLOPs of one forward pass on a (1, 3, size, size) image, counted by torch's
+    ``FlopCounterMode``: 2 per multiply-add of convolutions and matmuls (the element-wise work of
+    norms, activations and upsampling is not counted, as is usual)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.zeros(1, 3, size, size, device=next(model.parameters()).device)
+    training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    model.train(training)
+    return int(counter.get_total_flops())

@@ -12,6 +12,10 @@ DATA = Path("data")
 RAW = DATA / "raw"  # the dataset in MVTec AD layout: RAW/<category>/{train,test,ground_truth}
 MASKS = DATA / "masks"  # MASKS/<category>.npz: bit-packed corruption mask bank
 MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json}
+# CHECKPOINTS/<category>.pt: the state of an unfinished training run. Deliberately NOT a DVC
+# output (DVC deletes a stage's outputs before running it, which would defeat resuming);
+# gitignored, keyed by everything that determines training, deleted once training completes.
+CHECKPOINTS = DATA / "checkpoints"
 SCORES = DATA / "scores"  # SCORES/<category>.npz: maps, scores, labels, masks, names
 REPORTS = Path("reports")
 TRAIN_LOGS = REPORTS / "train"  # TRAIN_LOGS/<category>/: DVCLive metrics and loss curve (git)
@@ -40,6 +44,10 @@ def model_weights(category: str) -> Path:
 
 def model_meta(category: str) -> Path:
     return model_dir(category) / "meta.json"
+
+
+def checkpoint_file(category: str) -> Path:
+    return CHECKPOINTS / f"{category}.pt"
 
 
 def train_log_dir(category: str) -> Path:

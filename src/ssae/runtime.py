@@ -12,8 +12,9 @@ import torch
 log = logging.getLogger("ssae")
 
 
-def setup(seed: int = 0) -> torch.device:
-    """Seed every global RNG, make torch deterministic, configure logging; return the device.
+def setup(seed: int = 0, device: str = "auto") -> torch.device:
+    """Seed every global RNG, make torch deterministic, configure logging; return the device
+    (``auto``: CUDA when present, else CPU; ``cuda`` without a GPU is a ``RuntimeError``).
 
     Library code never relies on these global seeds (it takes explicit generators); seeding
     them only guards against a stray call that does.
@@ -25,4 +26,8 @@ def setup(seed: int = 0) -> torch.device:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was requested but torch sees no CUDA device (use auto or cpu)")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)

@@ -1,37 +1,109 @@
-"""Training loop: corrupted image in, L2 to the clean image out."""
+"""Training loop: corrupted image in, L2 (+ optional SSIM) to the clean image out, resumable.
+
+Everything random in an epoch is drawn from generators seeded by (seed, epoch) (batch order)
+and (seed, epoch, image) (augmentation, corruption), and the model, optimiser and schedule
+states are in ``snapshot()``: a run resumed from the snapshot taken after epoch ``e`` is
+bit-identical on CPU to one that was never interrupted.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+import math
+from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 from tqdm import tqdm
 
-from ssae.config import TrainConfig
-from ssae.corruption import corrupt, sample_rng
+from ssae.config import MVTEC_OBJECTS, TrainConfig
+from ssae.corruption import augment, corrupt, gaussian_noise, sample_rng
 from ssae.model import SDCCCM
+
+# train.augment: auto -> per category. Flips and quarter turns leave an isotropic texture's
+# statistics unchanged; oriented textures (brick courses, wood grain) keep their orientation
+# under flips and half turns only; objects have a pose, so they get nothing.
+AUGMENT = {"brick": "flip", "wood": "flip"} | {c: "none" for c in MVTEC_OBJECTS}
+
+
+def augment_policy(setting: str, category: str) -> str:
+    """``train.augment`` for one category: ``auto`` resolves through ``AUGMENT`` (default
+    ``flip_rot``: the remaining categories are isotropic textures)."""
+    return AUGMENT.get(category, "flip_rot") if setting == "auto" else setting
 
 
 def make_batch(
-    images: np.ndarray, idx: np.ndarray, bank: np.ndarray, cfg: TrainConfig, seed: int, epoch: int
+    images: np.ndarray, idx: np.ndarray, bank: np.ndarray, cfg: TrainConfig, seed: int, epoch: int,
+    policy: str = "none",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(inputs, targets) (B, 3, H, W) float32 and corruption masks (B, 1, H, W) float32;
-    inputs are corrupted unless ``cfg.corruption`` is off (then the masks are all zero)."""
-    clean = images[idx]
-    if not cfg.corruption:
-        return torch.from_numpy(clean), torch.from_numpy(clean), torch.zeros(len(idx), 1, *clean.shape[2:])
-    inputs, masks = zip(*(corrupt(images, int(i), bank, cfg, sample_rng(seed, epoch, int(i))) for i in idx))
-    masks = np.stack(masks)[:, None].astype(np.float32)
-    return torch.from_numpy(np.stack(inputs)), torch.from_numpy(clean), torch.from_numpy(masks)
+    """(inputs, targets) (B, 3, H, W) float32 and corruption masks (B, 1, H, W) float32.
+
+    Targets are the (augmented) clean images; inputs are corrupted per ``cfg.noise``; masks mark
+    the structurally corrupted pixels (all zero for ``gaussian`` and ``none``).
+    """
+    inputs, targets, masks = [], [], []
+    for i in (int(i) for i in idx):
+        rng = sample_rng(seed, epoch, i)
+        clean = augment(images[i], policy, rng)
+        mask = np.zeros(clean.shape[1:], bool)
+        if cfg.noise == "structured":
+            x, mask = corrupt(clean, images, i, bank, cfg, rng)
+        elif cfg.noise == "gaussian":
+            x = gaussian_noise(clean, cfg, rng)
+        else:
+            x = clean
+        inputs.append(x)
+        targets.append(clean)
+        masks.append(mask)
+    as_tensor = lambda arrays: torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32))  # noqa: E731
+    return as_tensor(inputs), as_tensor(targets), as_tensor(masks)[:, None]
 
 
-def loss_fn(recon: torch.Tensor, clean: torch.Tensor, masks: torch.Tensor, corrupt_weight: float) -> torch.Tensor:
-    """Squared error to the clean image, corrupted pixels weighted 1 + ``corrupt_weight``."""
+def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean SSIM of (B, C, H, W) images in [0, 1] (Gaussian window, the usual constants)."""
+    c = x.shape[1]
+    g = torch.exp(-((torch.arange(window, device=x.device) - window // 2) ** 2) / (2 * sigma**2))
+    g = (g / g.sum()).to(x.dtype)
+    kernel = (g[:, None] * g[None, :]).expand(c, 1, window, window).contiguous()
+    blur = lambda t: F.conv2d(t, kernel, groups=c)  # noqa: E731  ("valid": no padding artefacts)
+    mx, my = blur(x), blur(y)
+    vx, vy, cov = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    return (((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean()
+
+
+def loss_fn(recon: torch.Tensor, clean: torch.Tensor, masks: torch.Tensor, corrupt_weight: float,
+            ssim_weight: float = 0.0) -> torch.Tensor:
+    """Squared error to the clean image, corrupted pixels weighted 1 + ``corrupt_weight``,
+    plus ``ssim_weight`` * (1 - SSIM(recon, clean))."""
     err = (recon - clean) ** 2  # (B, 3, H, W)
     if corrupt_weight:
         err = err * (1 + corrupt_weight * masks)
-    return err.mean()
+    loss = err.mean()
+    if ssim_weight:
+        loss = loss + ssim_weight * (1 - ssim(recon, clean))
+    return loss
+
+
+def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning rate over ``total_steps``, peak ``cfg.lr`` after ``cfg.warmup`` of them.
+
+    onecycle: cosine up from lr/25, then cosine down to lr/25e4 (torch's OneCycleLR curve,
+    without its momentum cycling); cosine: linear warm-up, cosine down to 0; constant: linear
+    warm-up, then lr.
+    """
+    warm = int(cfg.warmup * total_steps)
+    cos = lambda t, a, b: b + (a - b) * 0.5 * (1 + math.cos(math.pi * t))  # noqa: E731  (a at t=0, b at t=1)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return cos(step / warm, 1 / 25, 1.0) if cfg.schedule == "onecycle" else (step + 1) / (warm + 1)
+        t = (step - warm) / max(total_steps - 1 - warm, 1)
+        if cfg.schedule == "onecycle":
+            return cos(t, 1.0, 1 / 25e4)
+        return 1.0 if cfg.schedule == "constant" else cos(t, 1.0, 0.0)
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def train(
@@ -40,36 +112,58 @@ def train(
     cfg: TrainConfig,
     seed: int,
     device: torch.device,
-    on_epoch: Callable[[int, float], None] = lambda epoch, loss: None,
+    on_epoch: Callable[[int, float, Callable[[], dict]], None] = lambda epoch, loss, snapshot: None,
+    policy: str = "none",
+    resume: dict[str, Any] | None = None,
     desc: str = "train",
-) -> SDCCCM:
+) -> tuple[SDCCCM, list[float]]:
     """Train an SDC-CCM on clean ``images`` (N, 3, S, S) float32 in [0, 1] with mask ``bank``.
 
-    ``on_epoch(epoch, mean_loss)`` is called after every epoch (logging, checkpoints).
+    ``policy`` is the augmentation (``augment_policy``). After every epoch
+    ``on_epoch(epoch, mean_loss, snapshot)`` is called; ``snapshot()`` returns the training
+    state, which ``resume`` takes to continue after that epoch. Returns the model (eval mode)
+    and the mean loss of every epoch.
     """
     torch.manual_seed(seed)  # weight init; the stage's runtime.setup seeds the rest
     model = SDCCCM(cfg.model).to(device)
+    amp = cfg.amp and device.type == "cuda"
+    if amp:  # tensor cores like NHWC; bfloat16 needs no loss scaling
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = int(np.ceil(len(images) / cfg.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.1
-    )
-    bar = tqdm(range(cfg.epochs), desc=desc, unit="epoch")
+    steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
+    sched = make_schedule(opt, cfg, cfg.epochs * steps_per_epoch)
+    losses: list[float] = []
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["opt"])
+        sched.load_state_dict(resume["sched"])
+        losses = list(resume["losses"])
+
+    def snapshot() -> dict[str, Any]:
+        cpu = lambda sd: {k: v.detach().cpu() if torch.is_tensor(v) else v for k, v in sd.items()}  # noqa: E731
+        return {"epochs_done": len(losses), "model": cpu(model.state_dict()), "opt": opt.state_dict(),
+                "sched": sched.state_dict(), "losses": list(losses)}
+
+    bar = tqdm(range(len(losses), cfg.epochs), desc=desc, unit="epoch", initial=len(losses), total=cfg.epochs)
     for epoch in bar:
         order = np.random.default_rng([seed, epoch]).permutation(len(images))
         model.train()
         total = 0.0
         for start in range(0, len(images), cfg.batch_size):
             idx = order[start : start + cfg.batch_size]
-            x, y, m = (t.to(device) for t in make_batch(images, idx, bank, cfg, seed, epoch))
-            loss = loss_fn(model(x), y, m, cfg.corrupt_weight)
+            x, y, m = (t.to(device, non_blocking=True) for t in make_batch(images, idx, bank, cfg, seed, epoch, policy))
+            if amp:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                recon = model(x)
+            loss = loss_fn(recon.float(), y, m, cfg.corrupt_weight, cfg.ssim_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
-        mean = total / len(images)
-        bar.set_postfix(loss=f"{mean:.5f}")
-        on_epoch(epoch, mean)
+        losses.append(total / len(images))
+        bar.set_postfix(loss=f"{losses[-1]:.5f}")
+        on_epoch(epoch, losses[-1], snapshot)
     model.eval()
-    return model
+    return model, losses

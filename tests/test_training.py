@@ -1,0 +1,122 @@
+"""The training loop: determinism, resume after a kill, noise modes, schedules, SSIM."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ssae.config import MasksConfig, ModelConfig, TrainConfig
+from ssae.shapes import mask_bank
+from ssae.training import augment_policy, make_batch, make_schedule, ssim, train
+
+CPU = torch.device("cpu")
+TINY = ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,))
+
+
+@pytest.fixture(scope="module")
+def data():
+    images = np.random.default_rng(0).random((4, 3, 16, 16)).astype(np.float32)
+    return images, mask_bank(4, 16, MasksConfig(per_image=1), 0, "x")
+
+
+def cfg(**kw) -> TrainConfig:
+    return TrainConfig(image_size=16, epochs=3, batch_size=2, model=TINY, **kw)
+
+
+def weights(model) -> list[torch.Tensor]:
+    return [t.detach().clone() for t in model.state_dict().values()]
+
+
+def test_training_is_deterministic_and_reports_every_epoch(data):
+    runs = []
+    for _ in range(2):
+        seen = []
+        model, losses = train(*data, cfg(), 0, CPU, lambda e, loss, snap: seen.append((e, loss)), policy="flip_rot")
+        runs.append((losses, weights(model)))
+        assert seen == list(enumerate(losses)) and len(losses) == 3
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_a_killed_run_resumes_bit_identically(data, schedule):
+    c = cfg(schedule=schedule)
+    full, full_losses = train(*data, c, 0, CPU, policy="flip")
+    saved = {}
+
+    def kill_after_epoch_1(epoch, loss, snapshot):
+        saved.update(snapshot())
+        if epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(*data, c, 0, CPU, kill_after_epoch_1, policy="flip")
+    assert saved["epochs_done"] == 2 and len(saved["losses"]) == 2
+    new_epochs = []
+    resumed, losses = train(*data, c, 0, CPU, lambda e, loss, s: new_epochs.append(e), policy="flip", resume=saved)
+    assert new_epochs == [2]  # only the missing epoch ran
+    assert losses == full_losses
+    assert all(torch.equal(a, b) for a, b in zip(weights(full), weights(resumed)))
+
+
+@pytest.mark.parametrize("noise", ["structured", "gaussian", "none"])
+def test_noise_modes(data, noise):
+    images, bank = data
+    x, y, m = make_batch(images, np.arange(4), bank, cfg(noise=noise, corrupt_prob=1.0), 0, 0)
+    assert x.shape == y.shape == (4, 3, 16, 16) and m.shape == (4, 1, 16, 16)
+    assert torch.equal(y, torch.from_numpy(images))  # targets: the clean images
+    if noise == "structured":
+        assert m.sum() > 0 and torch.equal(x * (1 - m), y * (1 - m))  # only masked pixels differ
+        assert not torch.equal(x, y)
+    elif noise == "gaussian":
+        assert m.sum() == 0 and (x != y).float().mean() > 0.9  # nearly every pixel moved
+    else:
+        assert m.sum() == 0 and torch.equal(x, y)
+
+
+def test_augmented_targets_are_transformed_images(data):
+    images, bank = data
+    _, y, _ = make_batch(images, np.arange(4), bank, cfg(noise="none"), 0, 0, policy="flip_rot")
+    for i in range(4):
+        variants = [np.rot90(images[i], k, axes=(1, 2)) for k in range(4)]
+        variants += [v[:, :, ::-1] for v in variants]
+        assert any(np.array_equal(y[i].numpy(), v) for v in variants)
+    assert not torch.equal(y, torch.from_numpy(images))  # some sample was transformed
+
+
+def test_augment_policy_per_category():
+    assert augment_policy("auto", "grass") == "flip_rot"
+    assert augment_policy("auto", "brick") == "flip" and augment_policy("auto", "wood") == "flip"
+    assert augment_policy("auto", "screw") == "none"  # objects have a pose
+    assert augment_policy("none", "grass") == "none"
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])
+def test_schedules_warm_up_and_end_where_they_should(schedule):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = make_schedule(opt, TrainConfig(lr=1.0, schedule=schedule, warmup=0.2), 100)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] < 0.1 and max(lrs) == pytest.approx(1.0, abs=0.02)
+    assert int(np.argmax(lrs)) in range(17, 23)  # peak after the warm-up
+    assert lrs[-1] < 0.01 if schedule != "constant" else lrs[-1] == 1.0
+
+
+def test_ssim_is_one_for_identical_images_and_drops_with_noise():
+    x = torch.rand(2, 3, 32, 32)
+    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-5)
+    noisy = (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
+    assert ssim(x, noisy).item() < 0.9
+    c = cfg(ssim_weight=1.0)
+    from ssae.training import loss_fn
+    zero = torch.zeros(2, 1, 32, 32)
+    assert loss_fn(noisy, x, zero, 0.0, 1.0) > loss_fn(noisy, x, zero, 0.0, 0.0) + 0.1
+    assert c.ssim_weight == 1.0
