@@ -186,3 +186,21 @@ def mirror():
     yield m
     server.shutdown()
     server.server_close()
+
+
+@dataclass
+class RealLayout:
+    tree: Path  # tree/toothbrush with the official counts and side (60/12/30, 1 type, 1024 px)
+    archive: Path  # tar.xz of tree, as MVTec AD ships it (categories at the top, plus a licence)
+    sha256: str
+
+
+@pytest.fixture(scope="session")
+def toothbrush(tmp_path_factory) -> RealLayout:
+    """Built once per session (~2 s); tests must not modify it."""
+    root = tmp_path_factory.mktemp("real_layout")
+    tree = root / "mvtec_anomaly_detection"
+    write_official_category(tree / "toothbrush", "toothbrush")
+    archive = root / "mvtec_anomaly_detection.tar.xz"
+    sha = make_archive(tree, archive, extra={"license.txt": b"CC BY-NC-SA 4.0\n"})
+    return RealLayout(tree, archive, sha)
