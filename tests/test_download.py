@@ -35,7 +35,7 @@ def test_remote_falls_through_a_404_then_reuses_the_cache_without_network(mirror
     acquire_mvtec(cfg, ("bottle",), tmp_path / "one", tiny_mvtec.expected, **QUICK)
     assert [(p, s) for p, _, s in mirror.log] == [("/moved.tar.xz", 404), ("/mvtec.tar.xz", 200)]
     assert files(tmp_path / "one" / "bottle") == files(tiny_mvtec.tree / "bottle")
-    assert files(tmp_path / "cache") == ["mvtec_anomaly_detection.tar.xz"]
+    assert files(tmp_path / "cache") == ["mvtec_anomaly_detection.tar.xz", "mvtec_anomaly_detection.tar.xz.lock"]
     # other categories, every mirror unreachable: the verified cached archive is used
     offline = replace(cfg, mirrors=("http://127.0.0.1:9/none.tar.xz",))
     acquire_mvtec(offline, ("bottle", "screw"), tmp_path / "two", tiny_mvtec.expected, **QUICK)
@@ -53,7 +53,7 @@ def test_remote_wrong_checksum_extracts_nothing_and_says_how_to_download_by_hand
     msg = str(e.value)
     assert f"{mirror.url('/mvtec.tar.xz')}: served a file with SHA-256 {tiny_mvtec.sha256}" in msg
     assert "by hand" in msg and "data.mvtec.source: archive" in msg
-    assert list(out.iterdir()) == [] and list((tmp_path / "cache").iterdir()) == []
+    assert list(out.iterdir()) == [] and files(tmp_path / "cache") == ["mvtec_anomaly_detection.tar.xz.lock"]
 
 
 def test_the_cache_must_not_be_inside_data_raw(mirror, tiny_mvtec, tmp_path):

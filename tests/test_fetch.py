@@ -1,6 +1,7 @@
 """The downloader against a test mirror on 127.0.0.1 with injected faults."""
 
 import hashlib
+import threading
 
 import pytest
 
@@ -106,3 +107,25 @@ def test_a_cached_file_is_reused_without_network_and_a_corrupt_one_set_aside(mir
     assert cached_download(urls, tmp_path, "f.bin", sha, **FAST).read_bytes() == data
     assert (tmp_path / "f.bin.rejected").read_bytes() == b"corrupt"
     assert len(mirror.log) == 2
+
+
+def test_a_stale_partial_file_with_other_bytes_is_restarted_not_blamed_on_the_mirror(mirror, payload, tmp_path):
+    data, sha = payload
+    (tmp_path / "f.bin.part").write_bytes(b"not the same file" * 100)
+    assert fetch(mirror, sha, tmp_path).read_bytes() == data
+    assert [(r is not None, s) for _, r, s in mirror.log] == [(True, 206), (False, 200)]
+
+
+def test_parallel_runs_share_one_download(mirror, payload, tmp_path):
+    data, sha = payload
+    mirror.faults["/a/f.bin"] = ["drop"]  # slow the first download down a little
+    results = []
+    runs = [threading.Thread(target=lambda: results.append(
+        cached_download([mirror.url("/a/f.bin")], tmp_path, "f.bin", sha, **FAST).read_bytes()))
+        for _ in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert results == [data, data]
+    assert len(mirror.log) == 2  # one dropped request and its resumption, not two downloads

@@ -10,6 +10,7 @@ verified bytes. ``cached_download`` reuses a verified file and sets aside a corr
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -68,15 +69,16 @@ def _content_range(value: str | None) -> tuple[int, int | None]:
 
 
 def _fetch_once(session: requests.Session, url: str, part: Path, timeouts: tuple[float, float],
-                progress: bool) -> None:
-    """Bring ``part`` to the server's full file (resuming), or raise ``_Retry`` / ``_GiveUp``."""
+                progress: bool) -> int:
+    """Bring ``part`` to the server's full file, or raise ``_Retry`` / ``_GiveUp``; return the
+    byte it resumed from (0: a fresh download)."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {"Accept-Encoding": "identity"}  # byte ranges of the file itself, not of a gzip stream
     if offset:
         headers["Range"] = f"bytes={offset}-"
     with session.get(url, headers=headers, stream=True, timeout=timeouts) as r:
         if r.status_code == 416 and offset:
-            return  # nothing after `offset`: the part may be complete; the checksum decides
+            return offset  # nothing after `offset`: the part may be complete; the checksum decides
         if r.status_code in (408, 429) or r.status_code >= 500:
             raise _Retry(f"HTTP {r.status_code}")
         if r.status_code not in (200, 206):
@@ -102,6 +104,7 @@ def _fetch_once(session: requests.Session, url: str, part: Path, timeouts: tuple
             size = f.tell()
     if total is not None and size != total:
         raise _Retry(f"connection closed at byte {size} of {total}")
+    return offset
 
 
 def _reason(e: Exception, timeouts: tuple[float, float]) -> str:
@@ -133,7 +136,7 @@ def download(mirrors: Sequence[str], dest: Path, sha256: str, *, connect_timeout
             reason = "no attempt made"
             for attempt in range(1, attempts + 1):
                 try:
-                    _fetch_once(session, url, part, timeouts, progress)
+                    start = _fetch_once(session, url, part, timeouts, progress)
                 except _GiveUp as e:
                     reason = str(e)
                     break
@@ -152,6 +155,9 @@ def download(mirrors: Sequence[str], dest: Path, sha256: str, *, connect_timeout
                     return dest
                 part.unlink()
                 reason = f"served a file with SHA-256 {got}, expected {sha256.lower()}"
+                if start and attempt < attempts:  # maybe a stale partial file: once more from byte 0
+                    _log(f"{url}: resumed download has the wrong SHA-256; restarting from byte 0")
+                    continue
                 break
             _log(f"{url}: {reason}")
             failures.append(f"[{len(failures) + 1}] {url}: {reason}")
@@ -168,6 +174,14 @@ def cached_download(mirrors: Sequence[str], cache_dir: Path, name: str, sha256: 
     pin may be what is wrong) and downloaded again.
     """
     dest = Path(cache_dir).expanduser() / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.with_name(name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel run (dvc exp run -j 2) waits, then finds it cached
+        return _cached_download(mirrors, dest, sha256, **kwargs)
+
+
+def _cached_download(mirrors: Sequence[str], dest: Path, sha256: str, **kwargs) -> Path:
+    name = dest.name
     if dest.is_file():
         got = sha256_file(dest, kwargs.get("progress", True))
         if got == sha256.lower():
@@ -177,5 +191,4 @@ def cached_download(mirrors: Sequence[str], cache_dir: Path, name: str, sha256: 
         os.replace(dest, rejected)
         _log(f"warning: cached {dest} has SHA-256 {got}, expected {sha256.lower()}; moved it to "
              f"{rejected} (delete it if you do not need it) and downloading again")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     return download(mirrors, dest, sha256, **kwargs)
