@@ -31,10 +31,10 @@ def test_a_real_layout_category_passes_with_the_official_counts(toothbrush):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda r: (r / "train/good/002.png").unlink(),
-     r"bottle: 3 train images, expected 4 \(1 missing\); found train/good: 3 \(numbering gaps: \['002.png'\]\)"),
+     r"bottle: 3 train images, expected 4 \(1 missing\); found train/good: 3 \(missing \['002'\]\)"),
     (lambda r: [(r / "test/scratch/000.png").unlink(), (r / "ground_truth/scratch/000_mask.png").unlink()],
      r"bottle: 2 test anomalous images, expected 3 \(1 missing\); found test/combined: 1; test/scratch: 1 "
-     r"\(numbering gaps: \['000.png'\]\)"),
+     r"\(missing \['000'\]\)"),
     (lambda r: (r / "ground_truth/scratch/001_mask.png").unlink(),
      r"bottle/scratch: images without a mask in .*: \['001'\]"),
     (lambda r: (r / "ground_truth/combined/000_mask.png").rename(r / "ground_truth/combined/005_mask.png"),
@@ -60,7 +60,7 @@ def test_a_missing_defect_type_is_counted(tmp_path):
 
 def test_an_extra_image_is_reported_as_extra(fake_category):
     Image.new("RGB", (32, 32)).save(fake_category / "train" / "good" / "004.png")
-    with pytest.raises(DatasetError, match=r"5 train images, expected 4 \(1 extra\)"):
+    with pytest.raises(DatasetError, match=r"5 train images, expected 4 \(1 extra\); found train/good: 5 \(extra \['004.png'\]\)"):
         verify_category(fake_category, TINY)
 
 

@@ -9,7 +9,6 @@ their image's size. ``place_category`` puts a verified local category into ``dat
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,27 +51,33 @@ OFFICIAL: dict[str, CategorySpec] = {
 }
 
 
-def _gaps(names: list[str]) -> list[str]:
-    """Missing numbers in a folder of files numbered 000, 001, ... (the MVTec AD naming)."""
-    numbers = sorted(int(m.group()) for n in names if (m := re.fullmatch(r"\d+", Path(n).stem)))
-    return [f"{i:03d}.png" for i in range(numbers[-1] + 1) if i not in set(numbers)] if numbers else []
+def _numbering(names: list[str], expected: int | None = None) -> str:
+    """Which files of a folder numbered 000, 001, ... (the MVTec AD naming) are missing or extra.
+
+    With ``expected``, the folder should hold exactly 000 .. expected-1; without, gaps are missing.
+    """
+    numbers = {int(Path(n).stem): n for n in names if Path(n).stem.isdigit()}
+    top = expected if expected is not None else max(numbers, default=-1) + 1
+    missing = [f"{i:03d}" for i in range(top) if i not in numbers]
+    extra = sorted(n for n in names if not Path(n).stem.isdigit() or int(Path(n).stem) >= top)
+    notes = ([f"missing {missing[:10]}"] if missing else []) + ([f"extra {extra[:10]}"] if extra else [])
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def _check_counts(name: str, table, spec: CategorySpec) -> None:
     """Compare the image counts of an ``index_category`` table with ``spec``."""
-    def folder(split: str, defect: str) -> str:
+    def folder(split: str, defect: str, expected: int | None = None) -> str:
         images = table[(table.split == split) & (table.defect == defect)].image
-        gaps = _gaps([p.name for p in images])
-        return f"{split}/{defect}: {len(images)}" + (f" (numbering gaps: {gaps[:10]})" if gaps else "")
+        return f"{split}/{defect}: {len(images)}" + _numbering([p.name for p in images], expected)
 
     defects = sorted(set(table[table.label == 1].defect))
     if len(defects) != spec.defect_types:
         raise DatasetError(f"{name}: {len(defects)} defect types, expected {spec.defect_types}; "
                            f"found test/{{{', '.join(defects)}}}")
     checks = [
-        ("train", int((table.split == "train").sum()), spec.train, [folder("train", "good")]),
+        ("train", int((table.split == "train").sum()), spec.train, [folder("train", "good", spec.train)]),
         ("test good", int(((table.split == "test") & (table.label == 0)).sum()), spec.test_good,
-         [folder("test", "good")]),
+         [folder("test", "good", spec.test_good)]),
         ("test anomalous", int((table.label == 1).sum()), spec.test_anomalous,
          [folder("test", d) for d in defects]),
     ]
