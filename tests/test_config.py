@@ -36,6 +36,12 @@ def test_committed_params_parse_and_are_typed():
         (lambda r: r["data"].__setitem__("dataset", "imagenet"), "data.dataset"),
         (lambda r: r["train"].__setitem__("image_size", 60), "train.image_size"),
         (lambda r: r["masks"].__setitem__("max_count", 0), "masks.max_count"),
+        (lambda r: r["data"]["mvtec"].__setitem__("sha256", "cf43"), "data.mvtec.sha256"),
+        (lambda r: r["data"]["mvtec"].__setitem__("source", "torrent"), "data.mvtec.source"),
+        (lambda r: r["data"]["mvtec"].__setitem__("mirrors", ["ftp://x"]), "data.mvtec.mirrors"),
+        (lambda r: r["data"]["mvtec"].__setitem__("attempts", 0), "data.mvtec.attempts"),
+        (lambda r: r["data"]["mvtec"].__setitem__("read_timeout", 0), "data.mvtec.read_timeout"),
+        (lambda r: r["data"].__setitem__("mvtec_dir", "/old/key"), "data.mvtec_dir"),
         (lambda r: r.__setitem__("extra", 1), "extra"),
         (lambda r: r["masks"].update(bezier=0, perlin=0, stroke=0), "masks.stroke"),
         (lambda r: r["masks"].__setitem__("max_stroke_width", 0.001), "masks.max_stroke_width"),
@@ -54,14 +60,24 @@ def test_bad_values_name_the_key(edit, key):
     assert str(e.value).startswith(f"{key}:"), str(e.value)
 
 
-def test_mvtec_needs_a_directory_and_knows_its_categories():
+@pytest.mark.parametrize("source, key", [("remote", "mirrors"), ("archive", "archive"), ("directory", "directory")])
+def test_each_mvtec_source_needs_its_setting(source, key):
     raw = committed()
     raw["data"]["dataset"] = "mvtec_ad"
-    with pytest.raises(ConfigError, match="data.mvtec_dir"):
+    raw["data"]["mvtec"].update(source=source, mirrors=[])
+    with pytest.raises(ConfigError, match=f"^data.mvtec.{key}: "):
         parse_params(raw)
-    raw["data"]["mvtec_dir"] = "/somewhere"
+    raw["data"]["mvtec"].update(mirrors=["https://example.org/m.tar.xz"], archive="/a.tar.xz", directory="/d")
     raw["categories"] = ["bottle", "screw"]
-    assert parse_params(raw).categories == ("bottle", "screw")
+    p = parse_params(raw)
+    assert p.categories == ("bottle", "screw") and p.data.mvtec.source == source
+
+
+def test_mvtec_defaults_are_the_known_mirrors_and_the_pinned_checksum():
+    m = Params().data.mvtec
+    assert m.source == "remote" and len(m.mirrors) == 3 and all(u.endswith(".tar.xz") for u in m.mirrors)
+    assert m.sha256 == "cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d"
+    assert m.cache_dir.startswith("~") and "data/raw" not in m.cache_dir
 
 
 def test_stage_stops_before_work_on_bad_params(tmp_path):

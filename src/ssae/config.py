@@ -50,15 +50,57 @@ class EmbeddedConfig:
         _check("n_test_per_defect", self.n_test_per_defect >= 1, f"must be >= 1, got {self.n_test_per_defect}")
 
 
+# Newest first. The hosting URL has changed several times; the bytes (MVTEC_SHA256) have not.
+MVTEC_MIRRORS = (
+    "https://www.mydrive.ch/shares/150996/b52ecdcbf521176e9db9c731f2304b27/download/420938113-1629960298/mvtec_anomaly_detection.tar.xz",
+    "https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f283/download/420938113-1629960298/mvtec_anomaly_detection.tar.xz",
+    "https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f282/download/420938113-1629952094/mvtec_anomaly_detection.tar.xz",
+)
+MVTEC_SHA256 = "cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d"
+
+
+@dataclass(frozen=True)
+class MvtecConfig:
+    source: Literal["remote", "archive", "directory"] = "remote"  # where MVTec AD comes from
+    mirrors: tuple[str, ...] = MVTEC_MIRRORS  # tried in order (source: remote)
+    sha256: str = MVTEC_SHA256  # of mvtec_anomaly_detection.tar.xz (remote and archive)
+    archive: str = ""  # a hand-downloaded mvtec_anomaly_detection.tar.xz (source: archive)
+    directory: str = ""  # an already-extracted MVTec AD tree (source: directory)
+    cache_dir: str = "~/.cache/ssae/mvtec_ad"  # where the downloaded archive is kept (outside data/)
+    connect_timeout: float = 30.0  # s to open a connection to a mirror
+    read_timeout: float = 60.0  # s without a byte before a download attempt is abandoned
+    attempts: int = 4  # tries per mirror (resuming, with exponential backoff) before the next one
+
+    def __post_init__(self) -> None:
+        digest = self.sha256.lower()
+        _check("sha256", len(digest) == 64 and all(c in "0123456789abcdef" for c in digest),
+               f"must be 64 hex digits, got {self.sha256!r}")
+        bad = [u for u in self.mirrors if not u.startswith(("http://", "https://"))]
+        _check("mirrors", not bad, f"must be http(s) URLs, got {bad}")
+        _check("cache_dir", bool(self.cache_dir), "must name a folder for the downloaded archive")
+        _check("connect_timeout", self.connect_timeout > 0, f"must be > 0, got {self.connect_timeout}")
+        _check("read_timeout", self.read_timeout > 0, f"must be > 0, got {self.read_timeout}")
+        _check("attempts", self.attempts >= 1, f"must be >= 1, got {self.attempts}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: Literal["embedded", "mvtec_ad"] = "embedded"
-    mvtec_dir: str = ""  # an already-extracted MVTec AD tree (for dataset: mvtec_ad)
+    mvtec: MvtecConfig = field(default_factory=MvtecConfig)  # how to get MVTec AD (dataset: mvtec_ad)
     embedded: EmbeddedConfig = field(default_factory=EmbeddedConfig)
 
     def __post_init__(self) -> None:
-        if self.dataset == "mvtec_ad":
-            _check("mvtec_dir", bool(self.mvtec_dir), "must name an extracted MVTec AD directory when dataset is mvtec_ad")
+        if self.dataset != "mvtec_ad":
+            return
+        m = self.mvtec
+        if m.source == "remote":
+            _check("mvtec.mirrors", bool(m.mirrors), "must list at least one URL when source is remote")
+        elif m.source == "archive":
+            _check("mvtec.archive", bool(m.archive),
+                   "must name a downloaded mvtec_anomaly_detection.tar.xz when source is archive")
+        else:
+            _check("mvtec.directory", bool(m.directory),
+                   "must name an extracted MVTec AD directory when source is directory")
 
 
 @dataclass(frozen=True)
