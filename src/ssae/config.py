@@ -108,7 +108,7 @@ class MasksConfig:
     per_image: int = 8  # masks in the bank per training image
     min_count: int = 2  # shapes per mask, drawn uniformly in [min_count, max_count]
     max_count: int = 5
-    min_radius: float = 0.03  # shape radius (blobs) or half-length (strokes), fraction of the side
+    min_radius: float = 0.03  # shape radius, fraction of the image side (strokes are 4 radii long)
     max_radius: float = 0.12
     bezier: float = 1.0  # relative weights of the shape families, chosen per mask:
     perlin: float = 1.0  # smooth closed Bezier blobs | thresholded smooth noise in a disc |
