@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from typing import Callable
 
 import torch
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="timing budget per measurement")
     ap.add_argument("--batch", type=int, default=0, help="images per batch (0: 16 on CUDA, 8/4/2 by size on CPU)")
     args = ap.parse_args()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")  # trace/freeze: still the CPU path
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     cfg = load_params().train.model
     torch.manual_seed(0)
@@ -92,7 +94,7 @@ def main() -> None:
                   f"{ips * flop_per_img / 1e9:>8.1f} {ips * flop_per_img / peak:>7.1%}")
 
         model.eval()
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: .to(channels_last) there would make the weights inference tensors
             if amp:
                 m = model.to(memory_format=torch.channels_last)
                 xc = x.contiguous(memory_format=torch.channels_last)
