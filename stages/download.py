@@ -18,6 +18,7 @@ import typer
 
 from ssae import paths
 from ssae.acquire import acquire_mvtec
+from ssae.artifacts import umask_mode
 from ssae.cli import fail, params_or_exit
 from ssae.dataset import DatasetError, index_category
 from ssae.embedded import build
@@ -45,6 +46,7 @@ def main() -> None:
     except BaseException:
         shutil.rmtree(tmp)
         raise
+    tmp.chmod(umask_mode(0o777))  # mkdtemp made it private; data/raw is shared like any output
     shutil.rmtree(paths.RAW, ignore_errors=True)
     tmp.rename(paths.RAW)
 

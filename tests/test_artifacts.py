@@ -1,3 +1,5 @@
+import os
+import stat
 import time
 
 import numpy as np
@@ -42,3 +44,12 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic_write(target, None)  # fails after the temporary file was opened
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left
+
+
+def test_artifacts_get_the_umask_mode_not_the_private_temp_file_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save_json(tmp_path / "m.json", {"a": 1})
+        assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
+    finally:
+        os.umask(old)

@@ -18,11 +18,20 @@ from typing import Any
 import numpy as np
 
 
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as a plain ``open``/``mkdir`` would create it under the process umask
+    (``mkstemp``/``mkdtemp`` always use 0600/0700, private to the user)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode(0o666))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
