@@ -92,14 +92,18 @@ def shape_mask(size: int, family: str, rng: np.random.Generator, cfg: MasksConfi
     raise ValueError(f"unknown shape family {family!r}; known: {FAMILIES}")
 
 
+def _mask_family(seed: int, category: str, k: int, cfg: MasksConfig) -> tuple[str, np.random.Generator]:
+    """Mask ``k``'s generator, seeded by (seed, category, k), after its first draw: the family."""
+    rng = np.random.default_rng([seed, zlib.crc32(category.encode()), k])
+    return FAMILIES[int(rng.choice(len(FAMILIES), p=cfg.family_weights))], rng
+
+
 def mask_bank(n_images: int, size: int, cfg: MasksConfig, seed: int, category: str) -> np.ndarray:
     """(n_images * cfg.per_image, size, size) bool, never an empty mask; mask ``k`` is seeded by
     (seed, category, k)."""
     bank = np.zeros((n_images * cfg.per_image, size, size), bool)
-    cat = zlib.crc32(category.encode())
     for k in tqdm(range(len(bank)), desc=f"masks {category}", unit="mask", leave=False):
-        rng = np.random.default_rng([seed, cat, k])
-        family = FAMILIES[int(rng.choice(len(FAMILIES), p=cfg.family_weights))]
+        family, rng = _mask_family(seed, category, k, cfg)
         for _ in range(int(rng.integers(cfg.min_count, cfg.max_count + 1))):
             bank[k] |= shape_mask(size, family, rng, cfg)
         if not bank[k].any():  # every shape fell outside the image
@@ -108,7 +112,5 @@ def mask_bank(n_images: int, size: int, cfg: MasksConfig, seed: int, category: s
 
 
 def mask_families(n: int, cfg: MasksConfig, seed: int, category: str) -> list[str]:
-    """The family of masks 0..n-1 of a bank (the first draw of each mask's generator)."""
-    cat = zlib.crc32(category.encode())
-    return [FAMILIES[int(np.random.default_rng([seed, cat, k]).choice(len(FAMILIES), p=cfg.family_weights))]
-            for k in range(n)]
+    """The family of masks 0..n-1 of a bank."""
+    return [_mask_family(seed, category, k, cfg)[0] for k in range(n)]
