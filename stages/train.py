@@ -29,7 +29,8 @@ from ssae.cli import fail, params_or_exit
 from ssae.config import Params, as_dict
 from ssae.dataset import DatasetError, index_category, load_images
 from ssae.model import count_flops, count_params
-from ssae.training import augment_policy, train
+from ssae.augment import augment_policy
+from ssae.training import train
 
 app = typer.Typer(add_completion=False)
 

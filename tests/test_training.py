@@ -8,7 +8,7 @@ import torch
 
 from ssae.config import MasksConfig, ModelConfig, TrainConfig
 from ssae.shapes import mask_bank
-from ssae.training import augment_policy, make_batch, make_schedule, ssim, train
+from ssae.training import make_batch, make_schedule, ssim, train
 
 CPU = torch.device("cpu")
 TINY = ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,))
@@ -87,13 +87,6 @@ def test_augmented_targets_are_transformed_images(data):
         variants += [v[:, :, ::-1] for v in variants]
         assert any(np.array_equal(y[i].numpy(), v) for v in variants)
     assert not torch.equal(y, torch.from_numpy(images))  # some sample was transformed
-
-
-def test_augment_policy_per_category():
-    assert augment_policy("auto", "grass") == "flip_rot"
-    assert augment_policy("auto", "brick") == "flip" and augment_policy("auto", "wood") == "flip"
-    assert augment_policy("auto", "screw") == "none"  # objects have a pose
-    assert augment_policy("none", "grass") == "none"
 
 
 @pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])

@@ -173,7 +173,7 @@ class TrainConfig:
     blend: float = 0.5  # fill opacity drawn uniformly in [1 - blend, 1] (0: opaque fills)
     ssim_weight: float = 0.0  # weight of an extra (1 - SSIM) loss term (0: L2 only)
     # auto: flips and 90-degree rotations for isotropic textures, flips for oriented ones
-    # (brick, wood), nothing for objects (see training.AUGMENT); or one policy for all
+    # (brick, wood), nothing for objects (see augment.AUGMENT); or one policy for all
     augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
     amp: bool = True  # on CUDA: bfloat16 autocast and channels-last (ignored on CPU)

@@ -16,14 +16,6 @@ from scipy import ndimage
 
 from ssae.config import TrainConfig
 
-# augmentation policy -> the dihedral transforms it draws from: (k quarter turns, flip?)
-_TRANSFORMS = {
-    "none": [(0, False)],
-    "flip": [(0, False), (0, True), (2, False), (2, True)],  # identity, h-flip, 180, v-flip
-    "flip_rot": [(k, f) for k in range(4) for f in (False, True)],  # all 8 symmetries of a square
-}
-
-
 def elastic(img: np.ndarray, rng: np.random.Generator, alpha: float = 6.0, sigma: float = 4.0) -> np.ndarray:
     """(3, H, W) -> the same image warped by a smooth random displacement field and shift."""
     _, h, w = img.shape
@@ -85,16 +77,6 @@ def gaussian_noise(clean: np.ndarray, cfg: TrainConfig, rng: np.random.Generator
     if rng.random() >= cfg.corrupt_prob:
         return clean.copy()
     return np.clip(clean + rng.normal(0, cfg.noise_std, clean.shape), 0, 1).astype(np.float32)
-
-
-def augment(img: np.ndarray, policy: str, rng: np.random.Generator) -> np.ndarray:
-    """(3, H, W) -> one of the policy's flips/rotations (``none``: the image itself, no draw)."""
-    transforms = _TRANSFORMS[policy]
-    if len(transforms) == 1:
-        return img
-    k, flip = transforms[int(rng.integers(len(transforms)))]
-    out = np.rot90(img, k, axes=(1, 2))
-    return np.ascontiguousarray(out[:, :, ::-1] if flip else out)
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:

@@ -16,21 +16,10 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ssae.config import MVTEC_OBJECTS, TrainConfig
-from ssae.corruption import augment, corrupt, gaussian_noise, sample_rng
+from ssae.augment import augment
+from ssae.config import TrainConfig
+from ssae.corruption import corrupt, gaussian_noise, sample_rng
 from ssae.model import SDCCCM
-
-# train.augment: auto -> per category. Flips and quarter turns leave an isotropic texture's
-# statistics unchanged; oriented textures (brick courses, wood grain) keep their orientation
-# under flips and half turns only; objects have a pose, so they get nothing.
-AUGMENT = {"brick": "flip", "wood": "flip"} | {c: "none" for c in MVTEC_OBJECTS}
-
-
-def augment_policy(setting: str, category: str) -> str:
-    """``train.augment`` for one category: ``auto`` resolves through ``AUGMENT`` (default
-    ``flip_rot``: the remaining categories are isotropic textures)."""
-    return AUGMENT.get(category, "flip_rot") if setting == "auto" else setting
-
 
 def make_batch(
     images: np.ndarray, idx: np.ndarray, bank: np.ndarray, cfg: TrainConfig, seed: int, epoch: int,
@@ -119,7 +108,7 @@ def train(
 ) -> tuple[SDCCCM, list[float]]:
     """Train an SDC-CCM on clean ``images`` (N, 3, S, S) float32 in [0, 1] with mask ``bank``.
 
-    ``policy`` is the augmentation (``augment_policy``). After every epoch
+    ``policy`` is the augmentation (``augment.augment_policy``). After every epoch
     ``on_epoch(epoch, mean_loss, snapshot)`` is called; ``snapshot()`` returns the training
     state, which ``resume`` takes to continue after that epoch. Returns the model (eval mode)
     and the mean loss of every epoch.
