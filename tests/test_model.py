@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ssae.config import MasksConfig, ModelConfig, TrainConfig
-from ssae.model import CCM, SDCCCM, count_flops, count_params
+from ssae.model import CCM, SDCCCM, count_flops, count_params, init_weights
 from ssae.shapes import mask_bank
 from ssae.training import loss_fn, train
 
@@ -69,3 +69,14 @@ def test_image_gate_copies_the_input_when_open():
         m.image_gate.bias.fill_(-30.0)  # closed: the decoded image
         assert not torch.allclose(m(x), x, atol=1e-3)
     assert SDCCCM(ModelConfig(widths=(8, 16), image_gate=False)).image_gate is None
+
+
+def test_init_weights_depend_on_the_generator_only():
+    cfg = ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1, 2))
+    torch.manual_seed(0)
+    reference = SDCCCM(cfg).state_dict()  # torch's default init from the global generator
+    init = lambda seed: init_weights(SDCCCM(cfg), torch.Generator().manual_seed(seed)).state_dict()  # noqa: E731
+    torch.manual_seed(99)  # whatever the global state: the generator decides
+    a = init(0)
+    assert all(torch.equal(a[k], reference[k]) for k in a)
+    assert not all(torch.equal(a[k], v) for k, v in init(1).items())

@@ -16,6 +16,8 @@ bright artefacts at the borders, where the image score, the map's maximum, picke
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -105,6 +107,25 @@ class SDCCCM(nn.Module):
             return decoded
         g = torch.sigmoid(self.image_gate(torch.cat([x, decoded], dim=1)))  # (B, 1, H, W)
         return g * x + (1 - g) * decoded
+
+
+def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Re-draw every convolution's weights and bias from ``generator`` (torch's default
+    initialisation, in module order) and reset every BatchNorm; return ``model``.
+
+    ``SDCCCM(cfg)`` draws its initial weights from torch's global generator; this makes them a
+    function of ``generator`` alone (identical to the global generator seeded the same way).
+    """
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):  # as nn.Conv2d.reset_parameters
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                if m.bias is not None:
+                    bound = 1 / math.sqrt(m.weight[0].numel())  # 1 / sqrt(fan_in)
+                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.reset_parameters()
+    return model
 
 
 def count_params(model: nn.Module) -> int:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ssae.augment import augment
 from ssae.config import TrainConfig
 from ssae.corruption import corrupt, gaussian_noise, sample_rng
-from ssae.model import SDCCCM
+from ssae.model import SDCCCM, init_weights
 
 def make_batch(
     images: np.ndarray, idx: np.ndarray, bank: np.ndarray, cfg: TrainConfig, seed: int, epoch: int,
@@ -106,15 +106,15 @@ def train(
     resume: dict[str, Any] | None = None,
     desc: str = "train",
 ) -> tuple[SDCCCM, list[float]]:
-    """Train an SDC-CCM on clean ``images`` (N, 3, S, S) float32 in [0, 1] with mask ``bank``.
+    """Train an SDC-CCM on clean ``images`` (N, 3, S, S) float32 in [0, 1] with mask ``bank``;
+    the initial weights are drawn from a generator seeded by ``seed``.
 
     ``policy`` is the augmentation (``augment.augment_policy``). After every epoch
     ``on_epoch(epoch, mean_loss, snapshot)`` is called; ``snapshot()`` returns the training
     state, which ``resume`` takes to continue after that epoch. Returns the model (eval mode)
     and the mean loss of every epoch.
     """
-    torch.manual_seed(seed)  # weight init; the stage's runtime.setup seeds the rest
-    model = SDCCCM(cfg.model).to(device)
+    model = init_weights(SDCCCM(cfg.model), torch.Generator().manual_seed(seed)).to(device)
     amp = cfg.amp and device.type == "cuda"
     if amp:  # tensor cores like NHWC; bfloat16 needs no loss scaling
         model = model.to(memory_format=torch.channels_last)
