@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssae.mvtec import OFFICIAL, CategorySpec
+from ssae.mvtec import GREYSCALE, OFFICIAL, CategorySpec
 
 
 def write_fake_category(root: Path, size: int = 32, grey: bool = False, n_train: int = 4,
@@ -57,7 +57,7 @@ TINY = CategorySpec(train=4, test_good=2, test_anomalous=3, defect_types=2, side
 def write_official_category(root: Path, name: str) -> Path:
     """A category with the official counts and side of ``name`` (flat images: quick to write)."""
     spec = OFFICIAL[name]
-    grey = name in ("grid", "screw", "zipper")
+    grey = name in GREYSCALE
     n_types = spec.defect_types
     per = [spec.test_anomalous // n_types + (i < spec.test_anomalous % n_types) for i in range(n_types)]
     defects = {("defective" if n_types == 1 else f"type{i}"): n for i, n in enumerate(per)}

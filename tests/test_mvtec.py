@@ -9,7 +9,9 @@ from PIL import Image
 
 from conftest import TINY, write_fake_category
 from ssae.dataset import DatasetError, load_image
-from ssae.mvtec import OFFICIAL, CategorySpec, place_category, verify_category
+from ssae.acquire import place_category
+from ssae.mvtec import OFFICIAL, CategorySpec
+from ssae.mvtec_verify import verify_category
 
 
 def test_the_official_table_matches_the_published_totals():

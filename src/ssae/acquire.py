@@ -11,6 +11,8 @@ is given) before this returns.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -20,9 +22,9 @@ from ssae.config import MvtecConfig
 from ssae.dataset import DatasetError
 from ssae.extract import extract_categories
 from ssae.fetch import FetchError, cached_download, verify_file
-from ssae.mvtec import LANDING_PAGE, OFFICIAL, CategorySpec, place_category, verify_category, verify_tree
+from ssae.mvtec import ARCHIVE_NAME, LANDING_PAGE, OFFICIAL, CategorySpec
+from ssae.mvtec_verify import verify_category, verify_tree
 
-ARCHIVE_NAME = "mvtec_anomaly_detection.tar.xz"
 MANUAL = (f"download {ARCHIVE_NAME} by hand from {LANDING_PAGE} (accepting its licence) and set "
           f"data.mvtec.source: archive and data.mvtec.archive: /path/to/{ARCHIVE_NAME}")
 
@@ -53,6 +55,24 @@ def get_archive(cfg: MvtecConfig, protected: Path | None = None, *, backoff: flo
                                attempts=cfg.attempts, backoff=backoff, sleep=sleep, progress=progress)
     except FetchError as e:
         raise FetchError(f"{e}. Or {MANUAL}") from None
+
+
+def place_category(src: Path, dst: Path) -> str:
+    """Hard-link every file of ``src`` into a new ``dst`` (copy when linking fails, e.g. across
+    file systems); return "linked" or "copied". ``src`` is never modified: DVC replaces the
+    links by copies from its cache when it stores ``data/raw``."""
+    how = {"linked": 0, "copied": 0}
+
+    def link(s: str, d: str) -> None:
+        try:
+            os.link(s, d)
+            how["linked"] += 1
+        except OSError:
+            shutil.copy2(s, d)
+            how["copied"] += 1
+
+    shutil.copytree(src, dst, copy_function=link)
+    return "copied" if how["copied"] else "linked"
 
 
 def acquire_mvtec(cfg: MvtecConfig, categories: tuple[str, ...], out: Path,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssae.config import MVTEC_OBJECTS
+from ssae.mvtec import OBJECTS
 
-AUGMENT = {"brick": "flip", "wood": "flip"} | {c: "none" for c in MVTEC_OBJECTS}
+AUGMENT = {"brick": "flip", "wood": "flip"} | {c: "none" for c in OBJECTS}
 
 # policy -> the dihedral transforms it draws from: (k quarter turns, flip?)
 TRANSFORMS = {

@@ -16,13 +16,9 @@ from typing import Any, Literal
 
 import yaml
 
+from ssae import mvtec
+
 EMBEDDED_CATEGORIES = ("brick", "grass", "gravel", "tissue")
-MVTEC_TEXTURES = ("carpet", "grid", "leather", "tile", "wood")
-MVTEC_OBJECTS = (
-    "bottle", "cable", "capsule", "hazelnut", "metal_nut",
-    "pill", "screw", "toothbrush", "transistor", "zipper",
-)
-MVTEC_CATEGORIES = MVTEC_TEXTURES + MVTEC_OBJECTS
 
 
 class ConfigError(ValueError):
@@ -50,20 +46,11 @@ class EmbeddedConfig:
         _check("n_test_per_defect", self.n_test_per_defect >= 1, f"must be >= 1, got {self.n_test_per_defect}")
 
 
-# Newest first. The hosting URL has changed several times; the bytes (MVTEC_SHA256) have not.
-MVTEC_MIRRORS = (
-    "https://www.mydrive.ch/shares/150996/b52ecdcbf521176e9db9c731f2304b27/download/420938113-1629960298/mvtec_anomaly_detection.tar.xz",
-    "https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f283/download/420938113-1629960298/mvtec_anomaly_detection.tar.xz",
-    "https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f282/download/420938113-1629952094/mvtec_anomaly_detection.tar.xz",
-)
-MVTEC_SHA256 = "cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d"
-
-
 @dataclass(frozen=True)
 class MvtecConfig:
     source: Literal["remote", "archive", "directory"] = "remote"  # where MVTec AD comes from
-    mirrors: tuple[str, ...] = MVTEC_MIRRORS  # tried in order (source: remote)
-    sha256: str = MVTEC_SHA256  # of mvtec_anomaly_detection.tar.xz (remote and archive)
+    mirrors: tuple[str, ...] = mvtec.MIRRORS  # tried in order (source: remote)
+    sha256: str = mvtec.SHA256  # of mvtec_anomaly_detection.tar.xz (remote and archive)
     archive: str = ""  # a hand-downloaded mvtec_anomaly_detection.tar.xz (source: archive)
     directory: str = ""  # an already-extracted MVTec AD tree (source: directory)
     cache_dir: str = "~/.cache/ssae/mvtec_ad"  # where the downloaded archive is kept (outside data/)
@@ -239,7 +226,7 @@ class Params:
         _check("categories", len(self.categories) >= 1, "must list at least one category")
         _check("categories", len(set(self.categories)) == len(self.categories),
                f"has duplicates: {list(self.categories)}")
-        known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else MVTEC_CATEGORIES
+        known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else mvtec.CATEGORIES
         unknown = [c for c in self.categories if c not in known]
         _check("categories", not unknown,
                f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}")

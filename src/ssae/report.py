@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssae.config import MVTEC_OBJECTS, MVTEC_TEXTURES
+from ssae.mvtec import OBJECTS, TEXTURES
 from ssae.plotting import plt, save_figure
 from ssae.references import DRAEM_PIXEL_AUROC, MEANS
 
@@ -81,7 +81,7 @@ def results_table(rows: dict[str, dict[str, float]], dataset: str) -> pd.DataFra
     means = {}
     if dataset == "mvtec_ad":
         table["DRAEM pixel AUROC"] = [DRAEM_PIXEL_AUROC.get(c, np.nan) for c in table.index]
-        for name, group in (("texture mean", MVTEC_TEXTURES), ("object mean", MVTEC_OBJECTS)):
+        for name, group in (("texture mean", TEXTURES), ("object mean", OBJECTS)):
             members = [c for c in table.index if c in group]
             if members:
                 means[name] = table.loc[members].mean()

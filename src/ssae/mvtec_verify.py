@@ -1,0 +1,98 @@
+"""Verification of an MVTec AD tree against the published counts and sizes (``mvtec.OFFICIAL``).
+
+``verify_category`` checks one extracted category against its ``CategorySpec``: image counts
+per split, number of defect types, every defect image paired with its mask (by stem, via
+``dataset.index_category``), every file decodable, images of the published side and masks of
+their image's size.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image
+
+from ssae.dataset import DatasetError, index_category
+from ssae.mvtec import OFFICIAL, CategorySpec
+
+def _numbering(names: list[str], expected: int | None = None) -> str:
+    """Which files of a folder numbered 000, 001, ... (the MVTec AD naming) are missing or extra.
+
+    With ``expected``, the folder should hold exactly 000 .. expected-1; without, gaps are missing.
+    """
+    numbers = {int(Path(n).stem): n for n in names if Path(n).stem.isdigit()}
+    top = expected if expected is not None else max(numbers, default=-1) + 1
+    missing = [f"{i:03d}" for i in range(top) if i not in numbers]
+    extra = sorted(n for n in names if not Path(n).stem.isdigit() or int(Path(n).stem) >= top)
+    notes = ([f"missing {missing[:10]}"] if missing else []) + ([f"extra {extra[:10]}"] if extra else [])
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def _check_counts(name: str, table, spec: CategorySpec) -> None:
+    """Compare the image counts of an ``index_category`` table with ``spec``."""
+    def folder(split: str, defect: str, expected: int | None = None) -> str:
+        images = table[(table.split == split) & (table.defect == defect)].image
+        return f"{split}/{defect}: {len(images)}" + _numbering([p.name for p in images], expected)
+
+    defects = sorted(set(table[table.label == 1].defect))
+    if len(defects) != spec.defect_types:
+        raise DatasetError(f"{name}: {len(defects)} defect types, expected {spec.defect_types}; "
+                           f"found test/{{{', '.join(defects)}}}")
+    checks = [
+        ("train", int((table.split == "train").sum()), spec.train, [folder("train", "good", spec.train)]),
+        ("test good", int(((table.split == "test") & (table.label == 0)).sum()), spec.test_good,
+         [folder("test", "good", spec.test_good)]),
+        ("test anomalous", int((table.label == 1).sum()), spec.test_anomalous,
+         [folder("test", d) for d in defects]),
+    ]
+    for what, n, expected, detail in checks:
+        if n != expected:
+            diff = f"{expected - n} missing" if n < expected else f"{n - expected} extra"
+            raise DatasetError(f"{name}: {n} {what} images, expected {expected} ({diff}); "
+                               f"found {'; '.join(detail)}")
+
+
+def _check_file(image: Path, mask: Path | None, side: int, root: Path) -> str | None:
+    """None if the image (and its mask) decode at the right size, else the reason."""
+    try:
+        with Image.open(image) as im:
+            im.load()
+            size = im.size
+        if size != (side, side):
+            return f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
+        if mask is not None:
+            with Image.open(mask) as m:
+                m.load()
+                if m.size != size:
+                    return f"{mask.relative_to(root)} is {m.size[0]}x{m.size[1]} px but its image is {size[0]}x{size[1]}"
+    except (OSError, SyntaxError, ValueError) as e:  # what PIL raises for truncated or foreign files
+        return f"cannot decode {image.relative_to(root)}{'' if mask is None else ' or its mask'}: {e}"
+    return None
+
+
+def verify_category(root: Path, spec: CategorySpec, name: str | None = None, workers: int = 4) -> None:
+    """Check an extracted category against ``spec``; raise ``DatasetError`` naming what is wrong.
+
+    Decodes every image and mask (threads: PIL releases the GIL while decoding).
+    """
+    root = Path(root)
+    name = name or root.name
+    if not root.is_dir():
+        raise DatasetError(f"{name}: {root} does not exist")
+    table = index_category(root)  # folders present, stems of images and masks pair up
+    _check_counts(name, table, spec)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        problems = [p for p in pool.map(lambda r: _check_file(r.image, r.mask, spec.side, root),
+                                        table.itertuples()) if p]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise DatasetError(f"{name}: {problems[0]}{more}")
+
+
+def verify_tree(root: Path, categories: tuple[str, ...], expected: dict[str, CategorySpec] = OFFICIAL) -> None:
+    """``verify_category`` for each of ``categories`` under ``root`` (raises on the first bad one)."""
+    for category in categories:
+        if category not in expected:
+            raise DatasetError(f"{category}: no expected counts for this category")
+        verify_category(Path(root) / category, expected[category], category)
