@@ -8,30 +8,18 @@ of the highest- and lowest-scored images of every defect type).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import torch
 import typer
 
 from ssae import paths, runtime
 from ssae.artifacts import pack_masks, save_npz
+from ssae.checkpoint import load_model
 from ssae.cli import fail, params_or_exit
-from ssae.config import ModelConfig, from_dict
 from ssae.dataset import DatasetError, image_shape, index_category, load_images, load_mask
-from ssae.model import SDCCCM
 from ssae.plotting import gallery
 from ssae.scoring import anomaly_maps, image_scores, reconstruct
 
 app = typer.Typer(add_completion=False)
-
-
-def load_model(category: str, device: torch.device) -> tuple[SDCCCM, int]:
-    """The trained model (eval mode) and its image size, from the checkpoint's meta.json."""
-    meta = json.loads(paths.model_meta(category).read_text())
-    model = SDCCCM(from_dict(ModelConfig, meta["train"]["model"], "model."))
-    model.load_state_dict(torch.load(paths.model_weights(category), map_location="cpu", weights_only=True))
-    return model.to(device).eval(), int(meta["train"]["image_size"])
 
 
 @app.command()
@@ -47,7 +35,7 @@ def main(category: str = typer.Option(..., help="Category to score.")) -> None:
     except DatasetError as e:
         raise fail(str(e)) from None
     test = table[table.split == "test"].reset_index(drop=True)
-    model, size = load_model(category, device)
+    model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
     images = load_images(list(test.image), size)
     recon = reconstruct(model, images, params.score.batch_size, device)
     maps = anomaly_maps(images, recon, params.score.sigma)
