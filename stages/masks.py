@@ -2,7 +2,7 @@
 
 Writes data/masks/<category>.npz: bit-packed (N, S, S) masks, S = train.image_size,
 N = masks.per_image x the category's training images, shapes of the families of
-src/ssae/shapes.py; mask k is seeded by (seed, category, k).
+src/ssae/masks.py; mask k is seeded by (seed, category, k).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ssae import paths
 from ssae.artifacts import pack_masks, save_npz
 from ssae.cli import fail, params_or_exit
 from ssae.dataset import DatasetError, index_category
-from ssae.shapes import mask_bank, mask_families
+from ssae.masks import mask_bank, mask_families
 
 app = typer.Typer(add_completion=False)
 

@@ -5,7 +5,7 @@ import pytest
 
 from ssae.config import MasksConfig, TrainConfig
 from ssae.corruption import corrupt, gaussian_noise, sample_rng, texture
-from ssae.shapes import mask_bank
+from ssae.masks import mask_bank
 
 FILLS = ("fill_patch", "fill_elastic", "fill_texture")
 

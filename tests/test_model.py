@@ -4,7 +4,7 @@ import torch
 
 from ssae.config import MasksConfig, ModelConfig, TrainConfig
 from ssae.model import CCM, SDCCCM, count_flops, count_params, init_weights
-from ssae.shapes import mask_bank
+from ssae.masks import mask_bank
 from ssae.training import loss_fn, train
 
 

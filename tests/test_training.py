@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ssae.config import MasksConfig, ModelConfig, TrainConfig
-from ssae.shapes import mask_bank
+from ssae.masks import mask_bank
 from ssae.training import make_batch, make_schedule, ssim, train
 
 CPU = torch.device("cpu")

@@ -1,6 +1,6 @@
 """Training-time corruption: the self-supervision of the method, and the ablation baselines.
 
-``corrupt`` fills a mask from the precomputed bank (``ssae.shapes``) of a clean image with
+``corrupt`` fills a mask from the precomputed bank (``ssae.masks``) of a clean image with
 foreign or distorted content, blended with a random opacity. Three fill families:
 ``patch`` (a shifted patch of another normal training image), ``elastic`` (the image itself,
 warped) and ``texture`` (a procedural texture: smooth noise of random scale, colour and

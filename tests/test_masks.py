@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ssae.config import MasksConfig
-from ssae.shapes import FAMILIES, mask_bank, mask_families, shape_mask
+from ssae.masks import FAMILIES, mask_bank, mask_families, shape_mask
 
 MCFG = MasksConfig(per_image=3)
 
