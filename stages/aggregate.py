@@ -19,7 +19,8 @@ from ssae import paths
 from ssae.artifacts import atomic_write, load_npz, save_json, unpack_masks
 from ssae.cli import fail, params_or_exit
 from ssae.metrics import evaluate, resample_curve, roc_curve
-from ssae.report import curves_figure, loss_curves, markdown_table, metric_bars, reference_table, results_table
+from ssae.figures import curves_figure, loss_curves, metric_bars
+from ssae.tables import METRIC_LABELS, markdown_table, reference_table, results_table
 from ssae.scoring import downsample_masks, upsample
 
 app = typer.Typer(add_completion=False)
@@ -82,7 +83,7 @@ def main() -> None:
         md += ("\nPublished MVTec AD means over all 15 categories, for reference "
                "(not computed here; see src/ssae/references.py for sources):\n\n" + markdown_table(reference_table(), "method"))
     atomic_write(paths.RESULTS_MD, md.encode())
-    metric_bars(table, paths.FIGURES / "metrics_bars.png")
+    metric_bars(table, METRIC_LABELS, paths.FIGURES / "metrics_bars.png")
     curves_figure(rocs, paths.FIGURES / "roc.png", title="Image-level ROC (AUROC %)",
                   xlabel="false-positive rate", ylabel="true-positive rate", diagonal=True)
     curves_figure(pros, paths.FIGURES / "pro.png", title=f"PRO curve (AUPRO@{cfg.fpr_limit} %)",

@@ -16,7 +16,7 @@ from ssae.artifacts import pack_masks, save_npz
 from ssae.checkpoint import load_model
 from ssae.cli import fail, params_or_exit
 from ssae.dataset import DatasetError, image_shape, index_category, load_images, load_mask
-from ssae.plotting import gallery
+from ssae.figures import gallery
 from ssae.scoring import anomaly_maps, image_scores, reconstruct
 
 app = typer.Typer(add_completion=False)
