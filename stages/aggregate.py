@@ -11,37 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import typer
 
 from ssae import paths
-from ssae.artifacts import atomic_write, load_npz, save_json, unpack_masks
+from ssae.artifacts import atomic_write, save_json
 from ssae.cli import fail, params_or_exit
-from ssae.metrics import evaluate, resample_curve, roc_curve
 from ssae.figures import curves_figure, loss_curves, metric_bars
+from ssae.metrics import evaluate, resample_curve, roc_curve
+from ssae.resample import at_resolution
+from ssae.score_file import load_scores
 from ssae.tables import METRIC_LABELS, markdown_table, reference_table, results_table
-from ssae.scoring import downsample_masks, upsample
 
 app = typer.Typer(add_completion=False)
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     atomic_write(path, df.to_csv(index=False, float_format="%.6g").encode())
-
-
-def load_scores(category: str, eval_resolution: str) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The score file's arrays, and (maps, masks) at the evaluation resolution."""
-    if not paths.scores_file(category).is_file():
-        raise fail(f"{paths.scores_file(category)} is missing: run `dvc repro score@{category}`")
-    d = load_npz(paths.scores_file(category))
-    gt = unpack_masks(d["gt_bits"], d["gt_shape"])
-    maps = d["maps"].astype(np.float32)
-    if eval_resolution == "ground_truth":
-        maps = upsample(maps, gt.shape[1:])
-    else:
-        gt = downsample_masks(gt, maps.shape[1:])
-    return d, maps, gt
 
 
 @app.command()
@@ -51,9 +37,12 @@ def main() -> None:
     cfg = params.aggregate
     rows, rocs, pros, losses, sizes = {}, {}, {}, {}, set()
     for category in params.categories:
-        d, maps, gt = load_scores(category, cfg.eval_resolution)
-        sizes.add(f"{gt.shape[2]}x{gt.shape[1]} px (model: {d['maps'].shape[2]} px)")
-        labels = d["labels"].astype(bool)
+        if not paths.scores_file(category).is_file():
+            raise fail(f"{paths.scores_file(category)} is missing: run `dvc repro score@{category}`")
+        d = load_scores(paths.scores_file(category))
+        sizes.add(f"{d['gt'].shape[2]}x{d['gt'].shape[1]} px (model: {d['maps'].shape[2]} px)")
+        maps, gt = at_resolution(d["maps"], d["gt"], cfg.eval_resolution)
+        labels = d["labels"]
         rows[category], (fpr, pro) = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit)
         x, y, _ = roc_curve(d["scores"], labels)
         rocs[category] = (x, y, rows[category]["image_auroc"])

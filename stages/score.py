@@ -12,11 +12,11 @@ import numpy as np
 import typer
 
 from ssae import paths, runtime
-from ssae.artifacts import pack_masks, save_npz
 from ssae.checkpoint import load_model
 from ssae.cli import fail, params_or_exit
 from ssae.dataset import DatasetError, image_shape, index_category, load_images, load_mask
 from ssae.figures import gallery
+from ssae.score_file import save_scores
 from ssae.scoring import anomaly_maps, image_scores, reconstruct
 
 app = typer.Typer(add_completion=False)
@@ -45,17 +45,9 @@ def main(category: str = typer.Option(..., help="Category to score.")) -> None:
         gt = np.stack([load_mask(m, shape) for m in test["mask"]])
     except DatasetError as e:
         raise fail(str(e)) from None
-    packed = pack_masks(gt)
-    save_npz(
-        paths.scores_file(category),
-        maps=maps.astype(np.float16),
-        scores=scores.astype(np.float32),
-        labels=test.label.to_numpy(np.uint8),
-        defects=test.defect.to_numpy(str),
-        names=np.array([f"{d}/{p.name}" for d, p in zip(test.defect, test.image)]),
-        gt_bits=packed["bits"],
-        gt_shape=packed["shape"],
-    )
+    save_scores(paths.scores_file(category), maps=maps, scores=scores, labels=test.label.to_numpy(np.uint8),
+                defects=test.defect.to_numpy(str), names=np.array([f"{d}/{p.name}" for d, p in zip(test.defect, test.image)]),
+                gt=gt)
     picks, captions = [], []
     for defect, group in test.assign(score=scores).groupby("defect", sort=True):
         ranked = group.sort_values("score", ascending=False).index

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from scipy import ndimage
 from torch import nn
-from torch.nn import functional as F
 
 
 @torch.no_grad()
@@ -37,19 +36,3 @@ def anomaly_maps(images: np.ndarray, recon: np.ndarray, sigma: float) -> np.ndar
 def image_scores(maps: np.ndarray) -> np.ndarray:
     """(N, H, W) -> (N,) float32: the maximum of each map (the official MVTec image score)."""
     return maps.reshape(len(maps), -1).max(axis=1)
-
-
-def upsample(maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(N, h, w) maps -> (N, H, W) float32, bilinear (for evaluation at ground-truth resolution)."""
-    if maps.shape[1:] == tuple(shape):
-        return maps.astype(np.float32)
-    t = torch.from_numpy(maps.astype(np.float32))[:, None]
-    return F.interpolate(t, size=tuple(shape), mode="bilinear", align_corners=False)[:, 0].numpy()
-
-
-def downsample_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(N, H, W) bool -> (N, h, w) bool: a pixel is a defect if at least half of its area is."""
-    if masks.shape[1:] == tuple(shape):
-        return masks
-    t = torch.from_numpy(masks.astype(np.float32))[:, None]
-    return (F.adaptive_avg_pool2d(t, tuple(shape))[:, 0] >= 0.5).numpy()

@@ -1,0 +1,30 @@
+"""The score file, data/scores/<category>.npz: written by the score stage, read by aggregate.
+
+Arrays: ``maps`` (N, S, S) float16 at model resolution, ``scores`` (N,) float32 image scores,
+``labels`` (N,) uint8 (1: anomalous), ``defects`` (N,) str, ``names`` (N,) str
+(``<defect>/<file>``), and the ground-truth masks (N, H, W) at their own resolution, bit-packed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ssae.artifacts import load_npz, pack_masks, save_npz, unpack_masks
+
+
+def save_scores(path: Path, *, maps: np.ndarray, scores: np.ndarray, labels: np.ndarray, defects: np.ndarray,
+                names: np.ndarray, gt: np.ndarray) -> None:
+    """Write one category's scores; ``gt`` (N, H, W) bool."""
+    packed = pack_masks(gt)
+    save_npz(path, maps=maps.astype(np.float16), scores=scores.astype(np.float32), labels=labels.astype(np.uint8),
+             defects=defects, names=names, gt_bits=packed["bits"], gt_shape=packed["shape"])
+
+
+def load_scores(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of ``save_scores``: maps (float16 as stored), scores, labels (bool), defects,
+    names and ``gt`` (N, H, W) bool."""
+    d = load_npz(path)
+    return {"maps": d["maps"], "scores": d["scores"], "labels": d["labels"].astype(bool), "defects": d["defects"],
+            "names": d["names"], "gt": unpack_masks(d["gt_bits"], d["gt_shape"])}
