@@ -17,12 +17,12 @@ from pathlib import Path
 import typer
 
 from ssae import paths
-from ssae.acquire import acquire_mvtec
+from ssae.mvtec_source import acquire_mvtec
 from ssae.artifacts import umask_mode
 from ssae.cli import fail, params_or_exit
-from ssae.dataset import DatasetError, index_category
+from ssae.layout import DatasetError, index_category
 from ssae.embedded import build
-from ssae.fetch import FetchError
+from ssae.http_download import DownloadError
 
 app = typer.Typer(add_completion=False)
 
@@ -40,7 +40,7 @@ def main() -> None:
             acquire_mvtec(params.data.mvtec, params.categories, tmp, protected=paths.RAW)
         for category in params.categories:
             index_category(tmp / category)  # what the next stages will read must parse
-    except (DatasetError, FetchError) as e:
+    except (DatasetError, DownloadError) as e:
         shutil.rmtree(tmp)
         raise fail(str(e)) from None
     except BaseException:

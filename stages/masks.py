@@ -12,7 +12,7 @@ import typer
 from ssae import paths
 from ssae.artifacts import pack_masks, save_npz
 from ssae.cli import fail, params_or_exit
-from ssae.dataset import DatasetError, index_category
+from ssae.layout import DatasetError, index_category
 from ssae.masks import mask_bank, mask_families
 
 app = typer.Typer(add_completion=False)

@@ -14,7 +14,7 @@ import typer
 from ssae import paths, runtime
 from ssae.checkpoint import load_model
 from ssae.cli import fail, params_or_exit
-from ssae.dataset import DatasetError, image_shape, index_category, load_images, load_mask
+from ssae.layout import DatasetError, image_shape, index_category, load_images, load_mask
 from ssae.figures import gallery
 from ssae.score_file import save_scores
 from ssae.scoring import anomaly_maps, image_scores, reconstruct

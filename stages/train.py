@@ -21,7 +21,7 @@ from ssae.artifacts import load_npz, unpack_masks
 from ssae.augment import augment_policy
 from ssae.checkpoint import load_state, run_key, save_model, save_state
 from ssae.cli import fail, params_or_exit
-from ssae.dataset import DatasetError, index_category, load_images
+from ssae.layout import DatasetError, index_category, load_images
 from ssae.training import train
 
 app = typer.Typer(add_completion=False)

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from conftest import TINY, make_archive, write_fake_category
-from ssae.acquire import acquire_mvtec
+from ssae.mvtec_source import acquire_mvtec
 from ssae.config import MvtecConfig
-from ssae.dataset import DatasetError, index_category
-from ssae.fetch import FetchError
+from ssae.layout import DatasetError, index_category
+from ssae.http_download import DownloadError
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = dict(sleep=lambda s: None, backoff=0.0, progress=False)
@@ -48,7 +48,7 @@ def test_remote_wrong_checksum_extracts_nothing_and_says_how_to_download_by_hand
     cfg = remote(mirror, tmp_path, "ab" * 32)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(FetchError) as e:
+    with pytest.raises(DownloadError) as e:
         acquire_mvtec(cfg, ("bottle",), out, tiny_mvtec.expected, **QUICK)
     msg = str(e.value)
     assert f"{mirror.url('/mvtec.tar.xz')}: served a file with SHA-256 {tiny_mvtec.sha256}" in msg
@@ -58,7 +58,7 @@ def test_remote_wrong_checksum_extracts_nothing_and_says_how_to_download_by_hand
 
 def test_the_cache_must_not_be_inside_data_raw(mirror, tiny_mvtec, tmp_path):
     cfg = replace(remote(mirror, tmp_path, tiny_mvtec.sha256), cache_dir=str(tmp_path / "data/raw/cache"))
-    with pytest.raises(FetchError, match="data.mvtec.cache_dir: .* is inside"):
+    with pytest.raises(DownloadError, match="data.mvtec.cache_dir: .* is inside"):
         acquire_mvtec(cfg, ("bottle",), tmp_path / "out", tiny_mvtec.expected, protected=tmp_path / "data/raw", **QUICK)
     assert mirror.log == []
 
@@ -67,7 +67,7 @@ def test_local_archive_source_is_checksummed_then_extracted(tiny_mvtec, tmp_path
     cfg = MvtecConfig(source="archive", archive=str(tiny_mvtec.archive), sha256=tiny_mvtec.sha256)
     acquire_mvtec(cfg, ("screw", "carpet"), tmp_path / "out", tiny_mvtec.expected, progress=False)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["carpet", "screw"]
-    with pytest.raises(FetchError, match=r"data.mvtec.archive: .* SHA-256 is [0-9a-f]{64}, expected 0{64}"):
+    with pytest.raises(DownloadError, match=r"data.mvtec.archive: .* SHA-256 is [0-9a-f]{64}, expected 0{64}"):
         acquire_mvtec(replace(cfg, sha256="0" * 64), ("bottle",), tmp_path / "bad", tiny_mvtec.expected)
     assert not (tmp_path / "bad").exists()
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from ssae.config import EmbeddedConfig
-from ssae.dataset import index_category, load_mask
+from ssae.layout import index_category, load_mask
 from ssae.defects import DEFECTS
 from ssae.embedded import bands, build_category
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from conftest import TINY, write_fake_category
-from ssae.dataset import DatasetError, load_image
-from ssae.acquire import place_category
+from ssae.layout import DatasetError, load_image
+from ssae.mvtec_source import place_category
 from ssae.mvtec import OFFICIAL, CategorySpec
 from ssae.mvtec_verify import verify_category
 

@@ -1,7 +1,8 @@
 """MVTec AD as published: its categories, per-category counts and sizes, and where to get it.
 
 Facts only (no code that reads files): ``config`` takes the category names, mirrors and
-checksum from here, ``mvtec_verify`` the counts, ``acquire`` the archive name and landing page.
+checksum from here, ``mvtec_verify`` the counts, ``mvtec_source`` the archive name and landing
+page.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ OBJECTS = (
     "pill", "screw", "toothbrush", "transistor", "zipper",
 )
 CATEGORIES = TEXTURES + OBJECTS
-GREYSCALE = ("grid", "screw", "zipper")  # single-channel files (read as 3 channels by dataset.load_image)
+GREYSCALE = ("grid", "screw", "zipper")  # single-channel files (read as 3 channels by layout.load_image)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ``verify_category`` checks one extracted category against its ``CategorySpec``: image counts
 per split, number of defect types, every defect image paired with its mask (by stem, via
-``dataset.index_category``), every file decodable, images of the published side and masks of
+``layout.index_category``), every file decodable, images of the published side and masks of
 their image's size.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ssae.dataset import DatasetError, index_category
+from ssae.layout import DatasetError, index_category
 from ssae.mvtec import OFFICIAL, CategorySpec
 
 def _numbering(names: list[str], expected: int | None = None) -> str:

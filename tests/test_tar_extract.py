@@ -6,8 +6,8 @@ import tarfile
 import pytest
 
 from conftest import make_archive, write_fake_category
-from ssae.dataset import index_category
-from ssae.extract import ArchiveError, extract_categories
+from ssae.layout import index_category
+from ssae.tar_extract import ArchiveError, extract_categories
 
 
 def test_only_the_selected_categories_are_extracted(tiny_mvtec, tmp_path):

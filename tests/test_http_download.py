@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from ssae.fetch import FetchError, cached_download, download
+from ssae.http_download import DownloadError, cached_download, download
 
 FAST = dict(connect_timeout=2.0, read_timeout=0.3, attempts=3, backoff=0.0,
             sleep=lambda s: None, progress=False)
@@ -78,7 +78,7 @@ def test_a_404_mirror_falls_through_to_the_next_without_retrying(mirror, payload
 
 def test_a_wrong_checksum_leaves_no_file_and_names_every_mirror(mirror, payload, tmp_path):
     _, sha = payload
-    with pytest.raises(FetchError) as e:
+    with pytest.raises(DownloadError) as e:
         fetch(mirror, "0" * 64, tmp_path, paths=("/gone/f.bin", "/a/f.bin"))
     msg = str(e.value)
     assert mirror.url("/gone/f.bin") + ": HTTP 404" in msg
@@ -89,7 +89,7 @@ def test_a_wrong_checksum_leaves_no_file_and_names_every_mirror(mirror, payload,
 def test_when_all_attempts_fail_the_partial_file_is_kept_for_the_next_run(mirror, payload, tmp_path):
     data, sha = payload
     mirror.faults["/a/f.bin"] = ["drop"] * 3
-    with pytest.raises(FetchError, match=r"3 attempts failed.*partial download kept"):
+    with pytest.raises(DownloadError, match=r"3 attempts failed.*partial download kept"):
         fetch(mirror, sha, tmp_path)
     kept = (tmp_path / "f.bin.part").stat().st_size
     assert 0 < kept < len(data) and not (tmp_path / "f.bin").exists()

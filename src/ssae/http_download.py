@@ -25,7 +25,7 @@ from tqdm import tqdm
 CHUNK = 1 << 16  # bytes per network read (a dropped connection loses at most one)
 
 
-class FetchError(RuntimeError):
+class DownloadError(RuntimeError):
     """The file could not be obtained or failed verification; the message says why."""
 
 
@@ -54,10 +54,10 @@ def sha256_file(path: Path, progress: bool = False) -> str:
 
 
 def verify_file(path: Path, sha256: str, progress: bool = False) -> None:
-    """Raise ``FetchError`` unless ``path`` has the given SHA-256."""
+    """Raise ``DownloadError`` unless ``path`` has the given SHA-256."""
     got = sha256_file(path, progress)
     if got != sha256.lower():
-        raise FetchError(f"{path}: SHA-256 is {got}, expected {sha256.lower()} (a different or corrupt file)")
+        raise DownloadError(f"{path}: SHA-256 is {got}, expected {sha256.lower()} (a different or corrupt file)")
 
 
 def _content_range(value: str | None) -> tuple[int, int | None]:
@@ -122,7 +122,7 @@ def download(mirrors: Sequence[str], dest: Path, sha256: str, *, connect_timeout
              sleep: Callable[[float], None] = time.sleep, progress: bool = True) -> Path:
     """Download to ``dest`` from the first mirror that delivers bytes with ``sha256``.
 
-    Waits ``backoff * 2**k`` s before the (k+2)-th attempt at a mirror. Raises ``FetchError``
+    Waits ``backoff * 2**k`` s before the (k+2)-th attempt at a mirror. Raises ``DownloadError``
     listing every mirror and why it failed; a partial ``dest.part`` is kept for the next call
     (it is deleted when it was complete but had the wrong checksum).
     """
@@ -162,7 +162,7 @@ def download(mirrors: Sequence[str], dest: Path, sha256: str, *, connect_timeout
             _log(f"{url}: {reason}")
             failures.append(f"[{len(failures) + 1}] {url}: {reason}")
     kept = f" (partial download kept at {part}, resumed next time)" if part.exists() else ""
-    raise FetchError(f"could not download {dest.name} from any of {len(failures)} mirror(s): "
+    raise DownloadError(f"could not download {dest.name} from any of {len(failures)} mirror(s): "
                      + "; ".join(failures) + kept)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from ssae.dataset import DatasetError
+from ssae.layout import DatasetError
 
 
 class ArchiveError(DatasetError):

@@ -1,4 +1,5 @@
-"""The MVTec AD directory layout as a table, and image loading.
+"""The MVTec AD folder layout, the format of data/raw for every dataset: a category as a table,
+and its images and masks loaded as arrays.
 
 Layout: ``<cat>/train/good/*.png``, ``<cat>/test/good/*.png``, ``<cat>/test/<defect>/*.png``
 and ``<cat>/ground_truth/<defect>/<stem>_mask.png`` (0/255). ``index_category`` is a pure

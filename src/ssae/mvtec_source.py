@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ssae.config import MvtecConfig
-from ssae.dataset import DatasetError
-from ssae.extract import extract_categories
-from ssae.fetch import FetchError, cached_download, verify_file
+from ssae.layout import DatasetError
+from ssae.tar_extract import extract_categories
+from ssae.http_download import DownloadError, cached_download, verify_file
 from ssae.mvtec import ARCHIVE_NAME, LANDING_PAGE, OFFICIAL, CategorySpec
 from ssae.mvtec_verify import verify_category, verify_tree
 
@@ -34,27 +34,27 @@ def get_archive(cfg: MvtecConfig, protected: Path | None = None, *, backoff: flo
     """The verified archive: ``cfg.archive`` (source archive) or a cached download (remote).
 
     ``protected``: a folder the cache must not be inside (data/raw, replaced on every run).
-    Raises ``FetchError`` (remote: every mirror and why it failed, and what to do by hand).
+    Raises ``DownloadError`` (remote: every mirror and why it failed, and what to do by hand).
     """
     if cfg.source == "archive":
         archive = Path(cfg.archive).expanduser()
         if not archive.is_file():
-            raise FetchError(f"data.mvtec.archive: {archive} is not a file")
+            raise DownloadError(f"data.mvtec.archive: {archive} is not a file")
         try:
             verify_file(archive, cfg.sha256, progress)
-        except FetchError as e:
-            raise FetchError(f"data.mvtec.archive: {e}") from None
+        except DownloadError as e:
+            raise DownloadError(f"data.mvtec.archive: {e}") from None
         return archive
     cache = Path(cfg.cache_dir).expanduser().resolve()
     if protected is not None and cache.is_relative_to(Path(protected).resolve()):
-        raise FetchError(f"data.mvtec.cache_dir: {cache} is inside {protected}, which the download "
+        raise DownloadError(f"data.mvtec.cache_dir: {cache} is inside {protected}, which the download "
                          "stage replaces; choose a folder outside it")
     try:
         return cached_download(cfg.mirrors, cache, ARCHIVE_NAME, cfg.sha256,
                                connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
                                attempts=cfg.attempts, backoff=backoff, sleep=sleep, progress=progress)
-    except FetchError as e:
-        raise FetchError(f"{e}. Or {MANUAL}") from None
+    except DownloadError as e:
+        raise DownloadError(f"{e}. Or {MANUAL}") from None
 
 
 def place_category(src: Path, dst: Path) -> str:
@@ -77,10 +77,10 @@ def place_category(src: Path, dst: Path) -> str:
 
 def acquire_mvtec(cfg: MvtecConfig, categories: tuple[str, ...], out: Path,
                   expected: dict[str, CategorySpec] = OFFICIAL, protected: Path | None = None,
-                  **fetch_kwargs) -> None:
+                  **download_kwargs) -> None:
     """Write the verified ``categories`` to ``out/<category>/`` (MVTec AD layout).
 
-    Raises ``DatasetError`` or ``FetchError`` naming the category, file or mirror at fault;
+    Raises ``DatasetError`` or ``DownloadError`` naming the category, file or mirror at fault;
     ``out`` may then hold partial results (the caller builds it in a temporary folder).
     """
     out = Path(out)
@@ -96,8 +96,8 @@ def acquire_mvtec(cfg: MvtecConfig, categories: tuple[str, ...], out: Path,
             how = place_category(src, out / category)
             print(f"{category}: verified, {how} from {src}", file=sys.stderr)
         return
-    archive = get_archive(cfg, protected, **fetch_kwargs)
+    archive = get_archive(cfg, protected, **download_kwargs)
     extract_categories(archive, categories, out, known=expected,
-                       progress=fetch_kwargs.get("progress", True))
+                       progress=download_kwargs.get("progress", True))
     verify_tree(out, categories, expected)
     print(f"{', '.join(categories)}: extracted from {archive} and verified", file=sys.stderr)
