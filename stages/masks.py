@@ -11,8 +11,7 @@ import typer
 
 from ssae import paths
 from ssae.artifacts import pack_masks, save_npz
-from ssae.cli import fail, params_or_exit
-from ssae.layout import DatasetError, index_category
+from ssae.cli import start
 from ssae.masks import mask_bank, mask_families
 
 app = typer.Typer(add_completion=False)
@@ -21,11 +20,7 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(category: str = typer.Option(..., help="Category to compute masks for.")) -> None:
     """Compute one category's mask bank (reads params.yaml: seed, masks, train.image_size)."""
-    params = params_or_exit(category)
-    try:
-        table = index_category(paths.raw_category(category))
-    except DatasetError as e:
-        raise fail(str(e)) from None
+    params, table, _ = start(category)
     n_train = int((table.split == "train").sum())
     bank = mask_bank(n_train, params.train.image_size, params.masks, params.seed, category)
     save_npz(paths.masks_file(category), **pack_masks(bank))

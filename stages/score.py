@@ -13,9 +13,9 @@ import typer
 
 from ssae import paths, runtime
 from ssae.checkpoint import load_model
-from ssae.cli import fail, params_or_exit
-from ssae.layout import DatasetError, image_shape, index_category, load_images, load_mask
+from ssae.cli import fail, start
 from ssae.figures import gallery
+from ssae.layout import DatasetError, image_shape, load_images, load_mask
 from ssae.score_file import save_scores
 from ssae.scoring import anomaly_maps, image_scores, reconstruct
 
@@ -25,15 +25,7 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(category: str = typer.Option(..., help="Category to score.")) -> None:
     """Score the category's test images (reads params.yaml: score)."""
-    params = params_or_exit(category)
-    try:
-        device = runtime.setup(device=params.score.device)
-    except RuntimeError as e:
-        raise fail(f"score.{e}") from None
-    try:
-        table = index_category(paths.raw_category(category))
-    except DatasetError as e:
-        raise fail(str(e)) from None
+    params, table, device = start(category, lambda p: runtime.setup(device=p.score.device, key="score.device"))
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
     images = load_images(list(test.image), size)

@@ -20,8 +20,8 @@ from ssae import paths, runtime
 from ssae.artifacts import load_npz, unpack_masks
 from ssae.augment import augment_policy
 from ssae.checkpoint import load_state, run_key, save_model, save_state
-from ssae.cli import fail, params_or_exit
-from ssae.layout import DatasetError, index_category, load_images
+from ssae.cli import fail, start
+from ssae.layout import load_images
 from ssae.training import train
 
 app = typer.Typer(add_completion=False)
@@ -30,16 +30,8 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(category: str = typer.Option(..., help="Category to train.")) -> None:
     """Train on the category's normal images (reads params.yaml: seed, train)."""
-    params = params_or_exit(category)
+    params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, key="train.device"))
     cfg = params.train
-    try:
-        device = runtime.setup(params.seed, cfg.device)
-    except RuntimeError as e:
-        raise fail(f"train.{e}") from None
-    try:
-        table = index_category(paths.raw_category(category))
-    except DatasetError as e:
-        raise fail(str(e)) from None
     images = load_images(list(table[table.split == "train"].image), cfg.image_size)
     bank = unpack_masks(**load_npz(paths.masks_file(category)))
     if bank.shape[1:] != (cfg.image_size, cfg.image_size):

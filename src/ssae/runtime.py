@@ -12,9 +12,10 @@ import torch
 log = logging.getLogger("ssae")
 
 
-def setup(seed: int = 0, device: str = "auto") -> torch.device:
+def setup(seed: int = 0, device: str = "auto", key: str = "device") -> torch.device:
     """Seed every global RNG, make torch deterministic, configure logging; return the device
-    (``auto``: CUDA when present, else CPU; ``cuda`` without a GPU is a ``RuntimeError``).
+    (``auto``: CUDA when present, else CPU; ``cuda`` without a GPU is a ``RuntimeError`` that
+    names the params ``key`` it came from).
 
     Library code never relies on these global seeds (it takes explicit generators); seeding
     them only guards against a stray call that does.
@@ -27,7 +28,7 @@ def setup(seed: int = 0, device: str = "auto") -> torch.device:
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda was requested but torch sees no CUDA device (use auto or cpu)")
+        raise RuntimeError(f"{key}: cuda was requested but torch sees no CUDA device (use auto or cpu)")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(device)
