@@ -1,4 +1,5 @@
-"""The one module that touches process-global state: seeds, threads, device, logging."""
+"""The one module that touches process-global state: RNG seeds, torch determinism, the device,
+logging."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import random
 
 import numpy as np
 import torch
-
-log = logging.getLogger("ssae")
 
 
 def setup(seed: int = 0, device: str = "auto", key: str = "device") -> torch.device:

@@ -21,6 +21,7 @@ from ssae.config import TrainConfig
 from ssae.corruption import corrupt, gaussian_noise, sample_rng
 from ssae.model import SDCCCM, init_weights
 
+
 def make_batch(
     images: np.ndarray, idx: np.ndarray, bank: np.ndarray, cfg: TrainConfig, seed: int, epoch: int,
     policy: str = "none",
