@@ -1,11 +1,9 @@
-import numpy as np
 import pytest
 import torch
 
-from ssae.config import MasksConfig, ModelConfig, TrainConfig
+from ssae.config import ModelConfig
 from ssae.model import CCM, SDCCCM, count_flops, count_params, init_weights
-from ssae.masks import mask_bank
-from ssae.training import loss_fn, train
+from ssae.training import loss_fn
 
 
 @pytest.mark.parametrize("gates", [True, False])
@@ -20,10 +18,19 @@ def test_output_shape(gates, size):
 def test_gates_add_parameters_and_are_convex():
     cfg = dict(widths=(8, 16), sdc_blocks=1, dilations=(1,))
     assert count_params(SDCCCM(ModelConfig(**cfg, gates=True))) > count_params(SDCCCM(ModelConfig(**cfg, gates=False)))
+    torch.manual_seed(0)
     ccm = CCM(4)
-    e, d = torch.zeros(1, 4, 5, 5), torch.ones(1, 4, 5, 5)
-    out = ccm(e, d)
-    assert ((out > 0) & (out < 1)).all()  # strictly between the two inputs
+    e, d = torch.randn(2, 4, 5, 5), torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        out = ccm(e, d)
+        # per element between the two inputs (a sum, a product or a plain conv would leave it)
+        assert ((out >= torch.minimum(e, d) - 1e-6) & (out <= torch.maximum(e, d) + 1e-6)).all()
+        assert not torch.allclose(out, e) and not torch.allclose(out, d)  # a real mix
+        ccm.gate.weight.zero_()
+        ccm.gate.bias.fill_(30.0)  # gate open: the encoder features
+        assert torch.allclose(ccm(e, d), e, atol=1e-6)
+        ccm.gate.bias.fill_(-30.0)  # gate shut: the decoder features
+        assert torch.allclose(ccm(e, d), d, atol=1e-6)
 
 
 def test_one_batch_overfit():

@@ -1,14 +1,12 @@
 """The training loop: determinism, resume after a kill, noise modes, schedules, SSIM."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
 
 from ssae.config import MasksConfig, ModelConfig, TrainConfig
 from ssae.masks import mask_bank
-from ssae.training import make_batch, make_schedule, ssim, train
+from ssae.training import loss_fn, make_batch, make_schedule, ssim, train
 
 CPU = torch.device("cpu")
 TINY = ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,))
@@ -21,7 +19,7 @@ def data():
 
 
 def cfg(**kw) -> TrainConfig:
-    return TrainConfig(image_size=16, epochs=3, batch_size=2, model=TINY, **kw)
+    return TrainConfig(**{"image_size": 16, "epochs": 3, "batch_size": 2, "model": TINY, **kw})
 
 
 def weights(model) -> list[torch.Tensor]:
@@ -108,8 +106,15 @@ def test_ssim_is_one_for_identical_images_and_drops_with_noise():
     assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-5)
     noisy = (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
     assert ssim(x, noisy).item() < 0.9
-    c = cfg(ssim_weight=1.0)
-    from ssae.training import loss_fn
+
+
+def test_the_ssim_term_is_weighted_into_the_loss_and_reaches_training(data):
+    x = torch.rand(2, 3, 32, 32)
+    noisy = (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
     zero = torch.zeros(2, 1, 32, 32)
-    assert loss_fn(noisy, x, zero, 0.0, 1.0) > loss_fn(noisy, x, zero, 0.0, 0.0) + 0.1
-    assert c.ssim_weight == 1.0
+    l2 = loss_fn(noisy, x, zero, 0.0, 0.0)
+    assert loss_fn(noisy, x, zero, 0.0, 0.5).item() == pytest.approx((l2 + 0.5 * (1 - ssim(noisy, x))).item(), rel=1e-6)
+    # same data, init and batches: train.ssim_weight adds (1 - SSIM) ~ 1 to an L2 loss ~ 0.1
+    _, plain = train(*data, cfg(epochs=1), 0, CPU)
+    _, with_ssim = train(*data, cfg(epochs=1, ssim_weight=1.0), 0, CPU)
+    assert with_ssim[0] > plain[0] + 0.1

@@ -1,0 +1,36 @@
+"""Anomaly maps and image scores."""
+
+import numpy as np
+import pytest
+
+from ssae.scoring import anomaly_maps, image_scores
+
+
+@pytest.fixture
+def pair():
+    images = np.zeros((2, 3, 8, 8), np.float32)
+    recon = images.copy()
+    recon[0, :, 2, 3] = [0.3, 0.6, 0.9]  # one wrong pixel: squared errors 0.09, 0.36, 0.81
+    return images, recon
+
+
+def test_an_anomaly_map_is_the_channel_mean_of_the_squared_error(pair):
+    maps = anomaly_maps(*pair, sigma=0)
+    assert maps.shape == (2, 8, 8) and maps.dtype == np.float32
+    assert maps[0, 2, 3] == pytest.approx(0.42) and maps[0].sum() == pytest.approx(0.42)
+    assert not maps[1].any()
+
+
+def test_smoothing_spreads_the_error_around_its_pixel_and_keeps_its_mass(pair):
+    maps = anomaly_maps(*pair, sigma=1.0)
+    assert maps.dtype == np.float32 and maps[0].sum() == pytest.approx(0.42, rel=1e-4)
+    assert np.unravel_index(maps[0].argmax(), (8, 8)) == (2, 3) and maps[0].max() < 0.42 / 4
+    assert (maps[0] > 0).sum() > 9 and not maps[1].any()
+
+
+def test_an_image_score_is_the_maximum_of_its_map():
+    maps = np.random.default_rng(0).random((4, 5, 6)).astype(np.float32)
+    maps[2, 4, 5] = 7.0
+    scores = image_scores(maps)
+    assert scores.shape == (4,) and scores[2] == 7.0
+    assert np.array_equal(scores, maps.max(axis=(1, 2)))
