@@ -82,6 +82,17 @@ def test_an_archive_with_a_missing_mask_names_the_image(tmp_path):
         acquire_mvtec(cfg, ("bottle",), tmp_path / "out", {"bottle": TINY}, progress=False)
 
 
+def test_the_archive_source_caps_extraction_at_the_expected_sizes(tmp_path):
+    tree = tmp_path / "tree"
+    write_fake_category(tree / "bottle")
+    (tree / "bottle/train/good/004.png").write_bytes(bytes(2_000_000))  # zeros: a tiny archive, 2 MB out
+    sha = make_archive(tree, tmp_path / "a.tar.xz")
+    cfg = MvtecConfig(source="archive", archive=str(tmp_path / "a.tar.xz"), sha256=sha)
+    with pytest.raises(DatasetError, match=r"refusing archive member 'bottle/train/good/004.png': 2000000 bytes"):
+        acquire_mvtec(cfg, ("bottle",), tmp_path / "out", {"bottle": TINY}, progress=False)  # 32-px images
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_local_directory_source_is_verified_then_linked(tiny_mvtec, tmp_path):
     cfg = MvtecConfig(source="directory", directory=str(tiny_mvtec.tree))
     acquire_mvtec(cfg, ("bottle", "screw"), tmp_path / "out", tiny_mvtec.expected)

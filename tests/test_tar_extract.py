@@ -2,6 +2,7 @@
 
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,44 @@ def test_a_truncated_archive_is_an_error_not_a_partial_category(tiny_mvtec, tmp_
     with pytest.raises(ArchiveError, match="not a readable tar archive"):
         extract_categories(cut, ["bottle", "screw"], tmp_path / "out", known=tiny_mvtec.expected, progress=False)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def archive_with(tmp_path, members: dict[str, bytes], name: str = "bomb.tar.xz") -> Path:
+    """tar.xz of the fake bottle category plus ``members`` (name -> bytes), added after it."""
+    tree = tmp_path / "tree"
+    write_fake_category(tree / "bottle")
+    archive = tmp_path / name
+    with tarfile.open(archive, "w:xz", preset=0) as tar:
+        for p in sorted(tree.rglob("*")):
+            if p.is_file():
+                tar.add(p, arcname=p.relative_to(tree).as_posix())
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
+def test_a_member_expanding_far_beyond_any_image_is_refused_before_it_is_written(tmp_path):
+    archive = archive_with(tmp_path, {"bottle/train/good/100.png": bytes(50_000_000)})  # 50 MB of zeros
+    assert archive.stat().st_size < 200_000  # ... in a small archive
+    out = tmp_path / "out"
+    with pytest.raises(ArchiveError, match=r"refusing archive member 'bottle/train/good/100.png': 50000000 bytes"):
+        extract_categories(archive, ["bottle"], out, progress=False, max_member_bytes=1 << 20, max_total_bytes=1 << 24)
+    assert list(out.iterdir()) == []
+
+
+def test_members_together_past_the_total_cap_are_refused_by_name(tmp_path):
+    archive = archive_with(tmp_path, {f"bottle/test/good/{i:03d}.png": bytes(60_000) for i in range(10, 30)})
+    with pytest.raises(ArchiveError, match=r"refusing archive member 'bottle/test/good/0\d\d.png': it takes the extracted"):
+        extract_categories(archive, ["bottle"], tmp_path / "out", progress=False, max_member_bytes=70_000,
+                           max_total_bytes=500_000)
+
+
+def test_a_write_error_names_the_member_not_the_temporary_folder(tmp_path):
+    # a file where the next member needs a folder: mkdir fails inside the temporary folder
+    archive = archive_with(tmp_path, {"bottle/extra": b"x", "bottle/extra/000.png": b"y"})
+    with pytest.raises(ArchiveError) as e:
+        extract_categories(archive, ["bottle"], tmp_path / "out", progress=False)
+    assert str(e.value).startswith("cannot extract archive member 'bottle/extra/000.png': ")
+    assert ".extract." not in str(e.value) and str(tmp_path) not in str(e.value)

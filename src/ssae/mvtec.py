@@ -55,3 +55,14 @@ OFFICIAL: dict[str, CategorySpec] = {
     "wood": CategorySpec(247, 19, 60, 5, 1024),
     "zipper": CategorySpec(240, 32, 119, 7, 1024),
 }
+
+
+def max_file_bytes(spec: CategorySpec) -> int:
+    """The most bytes an image or mask file of the category can take: 4 bytes a pixel (RGBA,
+    uncompressed PNG) and 64 KiB of headers; a cap for extraction."""
+    return 4 * spec.side * spec.side + (1 << 16)
+
+
+def max_category_bytes(spec: CategorySpec) -> int:
+    """The most bytes the category's files can take (every image, and a mask per defect image)."""
+    return (spec.train + spec.test_good + 2 * spec.test_anomalous) * max_file_bytes(spec)

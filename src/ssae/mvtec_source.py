@@ -22,7 +22,7 @@ from ssae.config import MvtecConfig
 from ssae.layout import DatasetError
 from ssae.tar_extract import extract_categories
 from ssae.http_download import DownloadError, cached_download, verify_file
-from ssae.mvtec import ARCHIVE_NAME, LANDING_PAGE, OFFICIAL, CategorySpec
+from ssae.mvtec import ARCHIVE_NAME, LANDING_PAGE, OFFICIAL, CategorySpec, max_category_bytes, max_file_bytes
 from ssae.mvtec_verify import verify_category, verify_tree
 
 MANUAL = (f"download {ARCHIVE_NAME} by hand from {LANDING_PAGE} (accepting its licence) and set "
@@ -96,8 +96,11 @@ def acquire_mvtec(cfg: MvtecConfig, categories: tuple[str, ...], out: Path,
             how = place_category(src, out / category)
             print(f"{category}: verified, {how} from {src}", file=sys.stderr)
         return
+    if unknown := [c for c in categories if c not in expected]:
+        raise DatasetError(f"{unknown[0]}: no expected counts for this category")
     archive = get_archive(cfg, protected, **download_kwargs)
-    extract_categories(archive, categories, out, known=expected,
-                       progress=download_kwargs.get("progress", True))
+    extract_categories(archive, categories, out, known=expected, progress=download_kwargs.get("progress", True),
+                       max_member_bytes=max(max_file_bytes(expected[c]) for c in categories),
+                       max_total_bytes=sum(max_category_bytes(expected[c]) for c in categories))
     verify_tree(out, categories, expected)
     print(f"{', '.join(categories)}: extracted from {archive} and verified", file=sys.stderr)
