@@ -5,7 +5,8 @@ data.dataset = mvtec_ad: get the selected categories from data.mvtec.source (rem
 with a download cache, a local archive, or an extracted directory), verified against the
 official counts, every mask paired and every file decoded.
 The result appears under data/raw only once complete (built in a temporary folder, renamed);
-on any failure nothing is left there and the stage exits 2 with a one-line error.
+on any failure nothing is left there and the stage exits 2 with a one-line error. The
+temporary folders of a killed run (data/.raw.*) are removed by the next one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main() -> None:
     """Build or fetch the dataset into data/raw (reads params.yaml: seed, categories, data)."""
     params = params_or_exit()
     paths.DATA.mkdir(parents=True, exist_ok=True)
+    for stale in paths.DATA.glob(".raw.*"):  # left by a killed run, whose clean-up never ran
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=paths.DATA, prefix=".raw."))
     try:
         if params.data.dataset == "embedded":

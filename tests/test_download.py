@@ -165,3 +165,12 @@ def test_stage_a_missing_mask_stops_with_a_clear_error_and_writes_nothing(toothb
     assert r.returncode == 2
     assert "toothbrush/defective: images without a mask" in r.stderr and "'001'" in r.stderr
     assert_nothing_written(tmp_path / "work")
+
+
+def test_stage_removes_the_temporary_folders_of_a_killed_run(tmp_path):
+    stale = tmp_path / "work" / "data" / ".raw.k1ll3d"
+    (stale / "bottle" / "train").mkdir(parents=True)
+    (stale / "bottle" / "train" / "000.png").write_bytes(b"half a dataset")
+    r = run_download(tmp_path / "work", ["toothbrush"], source="directory", directory=str(tmp_path / "missing"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    assert_nothing_written(tmp_path / "work")  # no data/raw, no data/.raw.*
