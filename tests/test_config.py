@@ -3,8 +3,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 
+from ssae.cli import params_or_exit
 from ssae.config import ConfigError, Params, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,9 @@ def test_committed_params_parse_and_are_typed():
         (lambda r: r["train"].__setitem__("augment", "rot45"), "train.augment"),
         (lambda r: r["train"].__setitem__("device", "tpu"), "train.device"),
         (lambda r: r["score"].__setitem__("device", "gpu"), "score.device"),
+        (lambda r: r["train"].__setitem__("lr", float("inf")), "train.lr"),
+        (lambda r: r["train"].__setitem__("weight_decay", float("nan")), "train.weight_decay"),
+        (lambda r: r["data"]["mvtec"].__setitem__("read_timeout", float("inf")), "data.mvtec.read_timeout"),
     ],
 )
 def test_bad_values_name_the_key(edit, key):
@@ -110,3 +115,37 @@ def test_every_stage_has_help(stage):
 def test_dataclass_defaults_are_the_committed_params():
     # one source of truth: a default that drifted from params.yaml would mislead library users
     assert load_params(ROOT / "params.yaml") == Params()
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_non_finite_numbers_are_rejected(tmp_path, value):
+    text = (ROOT / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text.replace("\n  lr: ", f"\n  lr: {value}  # was ", 1))
+    with pytest.raises(ConfigError, match=r"params.yaml: train.lr: must be a finite number, got -?(inf|nan)$"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_a_duplicated_key_is_rejected_with_its_line(tmp_path):
+    lines = (ROOT / "params.yaml").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  epochs:"))
+    lines.insert(at + 1, "  epochs: 999")
+    (tmp_path / "params.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=f"^{tmp_path / 'params.yaml'}: line {at + 2}: duplicate key 'epochs'$"):
+        load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize("text", ["", "\n# nothing but a comment\n"])
+def test_an_empty_params_file_is_rejected(tmp_path, text):
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"params.yaml: empty: it must hold the params sections"):
+        load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize("text, problem", [("seed: [0\n", "not valid YAML"), ("seed: -1\n", "seed: must be >= 0")])
+def test_a_stage_names_params_yaml_once(tmp_path, monkeypatch, capsys, text, problem):
+    (tmp_path / "params.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(typer.Exit):
+        params_or_exit()
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: params.yaml: {problem}") and err.count("params.yaml") == 1

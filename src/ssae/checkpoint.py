@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from ssae.artifacts import save_json, save_state_dict
-from ssae.config import ModelConfig, TrainConfig, as_dict, from_dict
+from ssae.config import ModelConfig, TrainConfig
+from ssae.schema import as_dict, from_dict
 from ssae.model import SDCCCM, count_flops, count_params
 
 

@@ -26,8 +26,8 @@ def params_or_exit(category: str | None = None) -> Params:
     """params.yaml as ``Params``; exit 2 naming the bad key, or a category not in ``categories``."""
     try:
         params = load_params(paths.PARAMS)
-    except ConfigError as e:
-        raise fail(f"{paths.PARAMS}: {e}") from None
+    except ConfigError as e:  # says which file
+        raise fail(str(e)) from None
     if category is not None and category not in params.categories:
         raise fail(f"category {category!r} is not in {paths.PARAMS} categories {list(params.categories)}")
     return params

@@ -1,33 +1,24 @@
 """params.yaml -> frozen, typed, validated dataclasses.
 
 This is the only module that reads params.yaml. Every section is a frozen dataclass; a key
-that is unknown, of the wrong type or out of range raises ``ConfigError`` naming the key
-(e.g. ``train.epochs: must be >= 1, got -3``) before any stage does work.
+that is unknown, duplicated, of the wrong type (``ssae.schema``), non-finite or out of range
+raises ``ConfigError`` naming the key (e.g. ``params.yaml: train.epochs: must be >= 1, got
+-3``) before any stage does work.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 
 from ssae import mvtec
+from ssae.schema import ConfigError, build, check
 
 EMBEDDED_CATEGORIES = ("brick", "grass", "gravel", "tissue")
-
-
-class ConfigError(ValueError):
-    """A params.yaml problem; the message names the offending key."""
-
-
-def _check(key: str, ok: bool, msg: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: {msg}")
 
 
 @dataclass(frozen=True)
@@ -39,11 +30,11 @@ class EmbeddedConfig:
     n_test_per_defect: int = 5  # anomalous test images per defect type
 
     def __post_init__(self) -> None:
-        _check("image_size", 32 <= self.image_size <= 512, f"must be in [32, 512], got {self.image_size}")
-        _check("zoom", 0.1 <= self.zoom <= 1.0, f"must be in [0.1, 1], got {self.zoom}")
-        _check("n_train", self.n_train >= 1, f"must be >= 1, got {self.n_train}")
-        _check("n_test_good", self.n_test_good >= 1, f"must be >= 1, got {self.n_test_good}")
-        _check("n_test_per_defect", self.n_test_per_defect >= 1, f"must be >= 1, got {self.n_test_per_defect}")
+        check("image_size", 32 <= self.image_size <= 512, f"must be in [32, 512], got {self.image_size}")
+        check("zoom", 0.1 <= self.zoom <= 1.0, f"must be in [0.1, 1], got {self.zoom}")
+        check("n_train", self.n_train >= 1, f"must be >= 1, got {self.n_train}")
+        check("n_test_good", self.n_test_good >= 1, f"must be >= 1, got {self.n_test_good}")
+        check("n_test_per_defect", self.n_test_per_defect >= 1, f"must be >= 1, got {self.n_test_per_defect}")
 
 
 @dataclass(frozen=True)
@@ -60,14 +51,14 @@ class MvtecConfig:
 
     def __post_init__(self) -> None:
         digest = self.sha256.lower()
-        _check("sha256", len(digest) == 64 and all(c in "0123456789abcdef" for c in digest),
+        check("sha256", len(digest) == 64 and all(c in "0123456789abcdef" for c in digest),
                f"must be 64 hex digits, got {self.sha256!r}")
         bad = [u for u in self.mirrors if not u.startswith(("http://", "https://"))]
-        _check("mirrors", not bad, f"must be http(s) URLs, got {bad}")
-        _check("cache_dir", bool(self.cache_dir), "must name a folder for the downloaded archive")
-        _check("connect_timeout", self.connect_timeout > 0, f"must be > 0, got {self.connect_timeout}")
-        _check("read_timeout", self.read_timeout > 0, f"must be > 0, got {self.read_timeout}")
-        _check("attempts", self.attempts >= 1, f"must be >= 1, got {self.attempts}")
+        check("mirrors", not bad, f"must be http(s) URLs, got {bad}")
+        check("cache_dir", bool(self.cache_dir), "must name a folder for the downloaded archive")
+        check("connect_timeout", self.connect_timeout > 0, f"must be > 0, got {self.connect_timeout}")
+        check("read_timeout", self.read_timeout > 0, f"must be > 0, got {self.read_timeout}")
+        check("attempts", self.attempts >= 1, f"must be >= 1, got {self.attempts}")
 
 
 @dataclass(frozen=True)
@@ -81,12 +72,12 @@ class DataConfig:
             return
         m = self.mvtec
         if m.source == "remote":
-            _check("mvtec.mirrors", bool(m.mirrors), "must list at least one URL when source is remote")
+            check("mvtec.mirrors", bool(m.mirrors), "must list at least one URL when source is remote")
         elif m.source == "archive":
-            _check("mvtec.archive", bool(m.archive),
+            check("mvtec.archive", bool(m.archive),
                    "must name a downloaded mvtec_anomaly_detection.tar.xz when source is archive")
         else:
-            _check("mvtec.directory", bool(m.directory),
+            check("mvtec.directory", bool(m.directory),
                    "must name an extracted MVTec AD directory when source is directory")
 
 
@@ -104,16 +95,16 @@ class MasksConfig:
     max_stroke_width: float = 0.04
 
     def __post_init__(self) -> None:
-        _check("per_image", self.per_image >= 1, f"must be >= 1, got {self.per_image}")
-        _check("min_count", self.min_count >= 1, f"must be >= 1, got {self.min_count}")
-        _check("max_count", self.max_count >= self.min_count, f"must be >= min_count ({self.min_count}), got {self.max_count}")
-        _check("min_radius", 0 < self.min_radius <= 0.5, f"must be in (0, 0.5], got {self.min_radius}")
-        _check("max_radius", self.min_radius <= self.max_radius <= 0.5, f"must be in [min_radius, 0.5], got {self.max_radius}")
+        check("per_image", self.per_image >= 1, f"must be >= 1, got {self.per_image}")
+        check("min_count", self.min_count >= 1, f"must be >= 1, got {self.min_count}")
+        check("max_count", self.max_count >= self.min_count, f"must be >= min_count ({self.min_count}), got {self.max_count}")
+        check("min_radius", 0 < self.min_radius <= 0.5, f"must be in (0, 0.5], got {self.min_radius}")
+        check("max_radius", self.min_radius <= self.max_radius <= 0.5, f"must be in [min_radius, 0.5], got {self.max_radius}")
         for name in ("bezier", "perlin", "stroke"):
-            _check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
-        _check("stroke", self.bezier + self.perlin + self.stroke > 0, "bezier, perlin and stroke must not all be 0")
-        _check("min_stroke_width", 0 < self.min_stroke_width <= 0.5, f"must be in (0, 0.5], got {self.min_stroke_width}")
-        _check("max_stroke_width", self.min_stroke_width <= self.max_stroke_width <= 0.5,
+            check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
+        check("stroke", self.bezier + self.perlin + self.stroke > 0, "bezier, perlin and stroke must not all be 0")
+        check("min_stroke_width", 0 < self.min_stroke_width <= 0.5, f"must be in (0, 0.5], got {self.min_stroke_width}")
+        check("max_stroke_width", self.min_stroke_width <= self.max_stroke_width <= 0.5,
                f"must be in [min_stroke_width, 0.5], got {self.max_stroke_width}")
 
     @property
@@ -132,10 +123,10 @@ class ModelConfig:
     image_gate: bool = True  # a CCM between the input image and the decoded image at the output
 
     def __post_init__(self) -> None:
-        _check("widths", len(self.widths) >= 2, f"needs at least 2 levels, got {list(self.widths)}")
-        _check("widths", all(w >= 1 for w in self.widths), f"must be positive, got {list(self.widths)}")
-        _check("sdc_blocks", self.sdc_blocks >= 0, f"must be >= 0, got {self.sdc_blocks}")
-        _check("dilations", len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
+        check("widths", len(self.widths) >= 2, f"needs at least 2 levels, got {list(self.widths)}")
+        check("widths", all(w >= 1 for w in self.widths), f"must be positive, got {list(self.widths)}")
+        check("sdc_blocks", self.sdc_blocks >= 0, f"must be >= 0, got {self.sdc_blocks}")
+        check("dilations", len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
                f"must be a non-empty list of positive ints, got {list(self.dilations)}")
 
 
@@ -167,24 +158,24 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
-        _check("image_size", self.image_size >= 16, f"must be >= 16, got {self.image_size}")
+        check("image_size", self.image_size >= 16, f"must be >= 16, got {self.image_size}")
         stride = 2 ** (len(self.model.widths) - 1)
-        _check("image_size", self.image_size % stride == 0,
+        check("image_size", self.image_size % stride == 0,
                f"must be divisible by 2**(len(model.widths)-1) = {stride}, got {self.image_size}")
-        _check("epochs", self.epochs >= 1, f"must be >= 1, got {self.epochs}")
-        _check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
-        _check("lr", self.lr > 0, f"must be > 0, got {self.lr}")
-        _check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
-        _check("warmup", 0 <= self.warmup < 1, f"must be in [0, 1), got {self.warmup}")
-        _check("noise_std", self.noise_std > 0, f"must be > 0, got {self.noise_std}")
-        _check("corrupt_weight", self.corrupt_weight >= 0, f"must be >= 0, got {self.corrupt_weight}")
-        _check("corrupt_prob", 0 <= self.corrupt_prob <= 1, f"must be in [0, 1], got {self.corrupt_prob}")
+        check("epochs", self.epochs >= 1, f"must be >= 1, got {self.epochs}")
+        check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
+        check("lr", self.lr > 0, f"must be > 0, got {self.lr}")
+        check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
+        check("warmup", 0 <= self.warmup < 1, f"must be in [0, 1), got {self.warmup}")
+        check("noise_std", self.noise_std > 0, f"must be > 0, got {self.noise_std}")
+        check("corrupt_weight", self.corrupt_weight >= 0, f"must be >= 0, got {self.corrupt_weight}")
+        check("corrupt_prob", 0 <= self.corrupt_prob <= 1, f"must be in [0, 1], got {self.corrupt_prob}")
         for name in ("fill_patch", "fill_elastic", "fill_texture"):
-            _check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
-        _check("fill_texture", self.fill_patch + self.fill_elastic + self.fill_texture > 0,
+            check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
+        check("fill_texture", self.fill_patch + self.fill_elastic + self.fill_texture > 0,
                "fill_patch, fill_elastic and fill_texture must not all be 0")
-        _check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
-        _check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
+        check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
+        check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
 
 
 @dataclass(frozen=True)
@@ -195,9 +186,9 @@ class ScoreConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
 
     def __post_init__(self) -> None:
-        _check("sigma", self.sigma >= 0, f"must be >= 0, got {self.sigma}")
-        _check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
-        _check("gallery_per_type", self.gallery_per_type >= 1, f"must be >= 1, got {self.gallery_per_type}")
+        check("sigma", self.sigma >= 0, f"must be >= 0, got {self.sigma}")
+        check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
+        check("gallery_per_type", self.gallery_per_type >= 1, f"must be >= 1, got {self.gallery_per_type}")
 
 
 @dataclass(frozen=True)
@@ -208,7 +199,7 @@ class AggregateConfig:
     eval_resolution: Literal["ground_truth", "model"] = "ground_truth"
 
     def __post_init__(self) -> None:
-        _check("fpr_limit", 0 < self.fpr_limit <= 1, f"must be in (0, 1], got {self.fpr_limit}")
+        check("fpr_limit", 0 < self.fpr_limit <= 1, f"must be in (0, 1], got {self.fpr_limit}")
 
 
 @dataclass(frozen=True)
@@ -222,91 +213,51 @@ class Params:
     aggregate: AggregateConfig = field(default_factory=AggregateConfig)
 
     def __post_init__(self) -> None:
-        _check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
-        _check("categories", len(self.categories) >= 1, "must list at least one category")
-        _check("categories", len(set(self.categories)) == len(self.categories),
+        check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
+        check("categories", len(self.categories) >= 1, "must list at least one category")
+        check("categories", len(set(self.categories)) == len(self.categories),
                f"has duplicates: {list(self.categories)}")
         known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else mvtec.CATEGORIES
         unknown = [c for c in self.categories if c not in known]
-        _check("categories", not unknown,
+        check("categories", not unknown,
                f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}")
 
 
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    """Check ``value`` against the type hint ``tp`` and convert lists to tuples."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        _check(key, isinstance(value, dict), f"must be a mapping, got {type(value).__name__}")
-        return _build(tp, value, key + ".")
-    if origin is Literal:
-        _check(key, value in typing.get_args(tp), f"must be one of {list(typing.get_args(tp))}, got {value!r}")
-        return value
-    if origin is tuple:
-        (item_tp, _) = typing.get_args(tp)
-        _check(key, isinstance(value, (list, tuple)), f"must be a list, got {type(value).__name__}")
-        return tuple(_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin in (typing.Union, types.UnionType):
-        raise TypeError(f"unsupported hint for {key}")
-    if tp is bool:
-        _check(key, isinstance(value, bool), f"must be true or false, got {value!r}")
-    elif tp is int:
-        _check(key, isinstance(value, int) and not isinstance(value, bool), f"must be an integer, got {value!r}")
-    elif tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        _check(key, ok, f"must be a number, got {value!r}")
-        value = float(value)
-    elif tp is str:
-        _check(key, isinstance(value, str), f"must be a string, got {value!r}")
-    return value
-
-
-def _build(cls: type, raw: dict, prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known keys: {sorted(names)})")
-    kwargs = {k: _convert(v, hints[k], prefix + k) for k, v in raw.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError as e:
-        if prefix and not str(e).startswith(prefix):
-            raise ConfigError(prefix + str(e)) from None
-        raise
-
-
-def from_dict(cls: type, raw: dict, prefix: str = "") -> Any:
-    """Build the config dataclass ``cls`` from a mapping (e.g. a checkpoint's meta.json),
-    with the same checks as params.yaml; ``prefix`` is prepended to the keys in errors."""
-    return _build(cls, raw, prefix)
-
-
-def parse_params(raw: dict | None) -> Params:
+def parse_params(raw: dict) -> Params:
     """Validate a params mapping (as loaded from YAML) into ``Params``."""
-    if raw is None:
-        raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"params: the top level must be a mapping, got {type(raw).__name__}")
-    return _build(Params, raw)
+        raise ConfigError(f"the top level must be a mapping of the params sections, got {type(raw).__name__}")
+    return build(Params, raw)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    would keep the last value silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # super() reports it
+            if key in seen:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml; raise ``ConfigError`` naming the first bad key."""
+    """Read and validate params.yaml; raise ``ConfigError`` ("<path>: <key>: <problem>")
+    naming the first bad key, a duplicated key, or an empty or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found")
-    with path.open() as f:
-        try:
-            raw = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    return parse_params(raw)
-
-
-def as_dict(obj: Any) -> Any:
-    """A dataclass config as plain JSON-able dicts and lists (for meta.json)."""
-    if dataclasses.is_dataclass(obj):
-        return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, tuple):
-        return [as_dict(v) for v in obj]
-    return obj
+    try:
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+        if raw is None:
+            raise ConfigError("empty: it must hold the params sections (seed, categories, data, masks, ...)")
+        return parse_params(raw)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None  # one line
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
