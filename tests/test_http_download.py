@@ -1,6 +1,7 @@
 """The downloader against a test mirror on 127.0.0.1 with injected faults."""
 
 import hashlib
+import socket
 import threading
 
 import pytest
@@ -129,3 +130,13 @@ def test_parallel_runs_share_one_download(mirror, payload, tmp_path):
         t.join()
     assert results == [data, data]
     assert len(mirror.log) == 2  # one dropped request and its resumption, not two downloads
+
+
+def test_a_refused_connection_says_so(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/a/long/path/to/mvtec_anomaly_detection.tar.xz"
+    with pytest.raises(DownloadError) as e:
+        download([url], tmp_path / "f.bin", "0" * 64, **{**FAST, "attempts": 1})
+    assert f"{url}: 1 attempts failed, the last: ConnectionError: Connection refused" in str(e.value)

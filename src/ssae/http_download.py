@@ -107,13 +107,27 @@ def _fetch_once(session: requests.Session, url: str, part: Path, timeouts: tuple
     return offset
 
 
+def _innermost(e: BaseException) -> BaseException:
+    """The error at the bottom of requests' and urllib3's wrappers (for a refused or failed
+    connection: the socket's ``OSError``)."""
+    chain = [e]
+    while True:
+        reason = getattr(e, "reason", None)  # urllib3's MaxRetryError
+        if not isinstance(reason, BaseException):
+            reason = e.args[0] if e.args and isinstance(e.args[0], BaseException) else e.__cause__
+        if reason is None or reason in chain:
+            return e
+        chain.append(e := reason)
+
+
 def _reason(e: Exception, timeouts: tuple[float, float]) -> str:
     if isinstance(e, requests.ConnectTimeout):
         return f"no connection within {timeouts[0]:g} s"
     if isinstance(e, requests.ReadTimeout) or "timed out" in str(e).lower():
         return f"no data for {timeouts[1]:g} s (read timeout)"
-    if isinstance(e, requests.RequestException):
-        return f"{type(e).__name__}: {str(e)[:200]}"
+    if isinstance(e, requests.RequestException):  # their str() is a long repr that buries the cause
+        inner = _innermost(e)
+        return f"{type(e).__name__}: {inner.strerror if isinstance(inner, OSError) and inner.strerror else inner}"
     return str(e)
 
 
