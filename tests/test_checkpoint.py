@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from ssae.checkpoint import load_model, load_state, run_key, save_model, save_state
@@ -49,3 +50,14 @@ def test_the_run_key_covers_what_determines_training():
                run_key(0, "grass", "none", CFG, images, bank), run_key(0, "grass", "flip", TrainConfig(), images, bank),
                run_key(0, "grass", "flip", CFG, images[::-1], bank), run_key(0, "grass", "flip", CFG, images, ~bank)]
     assert len({key, *changed}) == 7
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_corrupt_training_state_costs_one_line_and_a_restart(tmp_path, capsys, damage):
+    path = tmp_path / "grass.pt"
+    save_state(path, "k", {"epochs_done": 1, "model": {"w": torch.ones(1000)}})
+    data = path.read_bytes()
+    path.write_bytes(b"not a checkpoint " * 20 if damage == "garbage" else data[: len(data) // 2])
+    assert load_state(path, "k") is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{path}: unreadable") and err.endswith("training from scratch\n")

@@ -51,7 +51,9 @@ def load_state(path: Path, key: str) -> dict[str, Any] | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- an unreadable checkpoint only costs a restart
-        print(f"{path}: unreadable ({e}); training from scratch", file=sys.stderr)
+        first = str(e).strip().split("\n")[0].split(". ")[0]  # torch's notices run to many lines
+        print(f"{path}: unreadable, not a complete training state ({type(e).__name__}: {first}); "
+              "training from scratch", file=sys.stderr)
         return None
     if state.get("key") != key:
         print(f"{path}: from a different config or data; training from scratch", file=sys.stderr)
