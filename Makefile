@@ -8,7 +8,7 @@ VENV_BIN := $(CURDIR)/.venv/bin
 # DVC runs the stages' `python ...` commands: make it the project's interpreter
 RUN := PATH="$(VENV_BIN):$$PATH"
 
-.PHONY: env repro test clean-env
+.PHONY: env repro test clean-env peer-env
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -28,3 +28,15 @@ test: env
 
 clean-env:
 	rm -rf .venv .tools
+
+# The peer benchmark's environment (benchmarks/peer.py): the project's locked packages, the
+# project itself (editable) and anomalib (benchmarks/requirements-peer.txt). Separate from .venv
+# so that anomalib never enters the project's lock.
+PEER := .venv-peer
+.venv-peer/.synced: uv.lock pyproject.toml benchmarks/requirements-peer.txt | $(UV)
+	$(UV) venv --allow-existing --python 3.11 $(PEER)
+	$(UV) export --frozen --no-dev --no-emit-project --no-hashes --quiet -o $(PEER)/lock.txt
+	$(UV) pip install --python $(PEER)/bin/python -r $(PEER)/lock.txt -r benchmarks/requirements-peer.txt -e .
+	touch $@
+
+peer-env: .venv-peer/.synced
