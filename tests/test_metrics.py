@@ -161,15 +161,3 @@ def test_resample_curve_keeps_the_upper_step():
     gx, gy = metrics.resample_curve(x, y, upto=0.3, n=4)
     assert gx.tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3])
     assert gy.tolist() == pytest.approx([0.4, 0.8, 0.85, 0.9])
-
-
-def test_resolution_helpers():
-    from ssae.scoring import downsample_masks, upsample
-    masks = np.zeros((1, 8, 8), bool)
-    masks[0, :4, :3] = True  # 3 of 4 columns of the top-left 4x4 quadrant
-    small = downsample_masks(masks, (2, 2))
-    assert small.tolist() == [[[True, False], [False, False]]]
-    maps = np.arange(4, dtype=np.float16).reshape(1, 2, 2)
-    up = upsample(maps, (8, 8))
-    assert up.shape == (1, 8, 8) and up.dtype == np.float32
-    assert up.min() == 0 and up.max() == 3  # bilinear: no overshoot

@@ -32,6 +32,17 @@ def test_downsample_masks_is_torchs_adaptive_average_at_one_half(big, small):
     assert np.array_equal(downsample_masks(masks, small), ref)
 
 
+def test_resolution_helpers():
+    masks = np.zeros((1, 8, 8), bool)
+    masks[0, :4, :3] = True  # 3 of 4 columns of the top-left 4x4 quadrant
+    small = downsample_masks(masks, (2, 2))
+    assert small.tolist() == [[[True, False], [False, False]]]
+    maps = np.arange(4, dtype=np.float16).reshape(1, 2, 2)
+    up = upsample(maps, (8, 8))
+    assert up.shape == (1, 8, 8) and up.dtype == np.float32
+    assert up.min() == 0 and up.max() == 3  # bilinear: no overshoot
+
+
 def test_at_resolution_resamples_the_maps_or_the_masks():
     maps, masks = np.ones((2, 4, 4), np.float16), np.zeros((2, 8, 8), bool)
     m, g = at_resolution(maps, masks, "ground_truth")
