@@ -30,7 +30,7 @@ def main(category: str = typer.Option(..., help="Category to score.")) -> None:
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
     images = load_images(list(test.image), size)
     recon = reconstruct(model, images, params.score.batch_size, device)
-    maps = anomaly_maps(images, recon, params.score.sigma)
+    maps = anomaly_maps(images, recon, params.score.sigma, params.score.map)
     scores = image_scores(maps)
     shape = image_shape(test.image[0])
     try:

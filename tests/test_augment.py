@@ -1,8 +1,9 @@
-"""Augmentation: the per-category policy and the transforms it draws from."""
+"""Augmentation: the per-category policy and the dihedral transforms, batched on a tensor."""
 
 import numpy as np
+import torch
 
-from ssae.augment import augment, augment_policy
+from ssae.augment import TRANSFORMS, augment_policy, dihedral
 
 
 def test_augment_policy_per_category():
@@ -12,11 +13,16 @@ def test_augment_policy_per_category():
     assert augment_policy("none", "grass") == "none"
 
 
-def test_augment_draws_from_the_policy():
-    img = np.arange(3 * 4 * 4, dtype=np.float32).reshape(3, 4, 4)
-    seen = lambda policy: {augment(img, policy, np.random.default_rng(k)).tobytes() for k in range(200)}  # noqa: E731
-    assert seen("none") == {img.tobytes()}
-    assert len(seen("flip")) == 4 and len(seen("flip_rot")) == 8
+def test_dihedral_gives_the_policy_transforms_per_sample():
+    img = torch.arange(3 * 4 * 4, dtype=torch.float32).reshape(1, 3, 4, 4)
+    for policy, n in (("none", 1), ("flip", 4), ("flip_rot", 8)):
+        batch = img.expand(n, -1, -1, -1)
+        out = dihedral(batch, np.arange(n), policy)
+        assert len({o.numpy().tobytes() for o in out}) == n  # every transform is a different image
+        for b in range(n):  # sample b took transform b: k quarter turns (as np.rot90), then a mirror
+            k, flip = TRANSFORMS[policy][b]
+            want = np.rot90(img[0].numpy(), k, axes=(1, 2))
+            assert np.array_equal(out[b].numpy(), want[:, :, ::-1] if flip else want)
     # flip keeps rows horizontal: the set of row contents (as sets) survives, columns never become rows
-    for out in (augment(img, "flip", np.random.default_rng(k)) for k in range(20)):
-        assert {frozenset(r) for r in out[0]} == {frozenset(r) for r in img[0]}
+    for out in dihedral(img.expand(4, -1, -1, -1), np.arange(4), "flip"):
+        assert {frozenset(r.tolist()) for r in out[0]} == {frozenset(r.tolist()) for r in img[0, 0]}

@@ -1,89 +1,148 @@
-import dataclasses
+"""Training batches: the corruption plan, each fill, blending, noise modes, seeding, augmentation."""
 
 import numpy as np
 import pytest
+import torch
 
+from ssae.augment import TRANSFORMS
 from ssae.config import MasksConfig, TrainConfig
-from ssae.corruption import corrupt, gaussian_noise, sample_rng, texture
+from ssae.corruption import ELASTIC, PATCH, TEXTURE, batch_generator, make_batch, plan_batch
 from ssae.masks import mask_bank
 
 FILLS = ("fill_patch", "fill_elastic", "fill_texture")
+CPU = torch.device("cpu")
+N = 6
 
 
-@pytest.fixture
-def setup():
-    rng = np.random.default_rng(0)
-    images = rng.random((5, 3, 32, 32)).astype(np.float32)
-    bank = mask_bank(5, 32, MasksConfig(per_image=3), 0, "brick")
+@pytest.fixture(scope="module")
+def data():
+    images = torch.from_numpy(np.random.default_rng(0).random((N, 3, 32, 32), dtype=np.float32))
+    bank = torch.from_numpy(mask_bank(N, 32, MasksConfig(per_image=3), 0, "brick").astype(np.uint8))
     return images, bank
 
 
+def build(data, cfg, idx=range(N), epoch=0, policy="none", step=0):
+    images, bank = data
+    plan = plan_batch(np.asarray(idx), len(images), len(bank), cfg, 7, epoch, policy)
+    return plan, make_batch(images, bank, plan, cfg, policy, batch_generator(7, epoch, step, CPU))
+
+
 @pytest.mark.parametrize("family", FILLS)
-def test_each_fill_changes_only_the_masked_region(setup, family):
-    images, bank = setup
+def test_each_fill_changes_only_the_masked_region(data, family):
     cfg = TrainConfig(corrupt_prob=1.0, **({f: 0.0 for f in FILLS} | {family: 1.0}))
-    for i in range(5):
-        x, m = corrupt(images[i], images, i, bank, cfg, sample_rng(0, 0, i))
-        assert x.shape == (3, 32, 32) and x.dtype == np.float32 and m.any()
-        assert np.array_equal(x[:, ~m], images[i][:, ~m])
-        assert np.abs(x[:, m] - images[i][:, m]).mean() > 0.01
-        assert 0 <= x.min() and x.max() <= 1
+    plan, (x, y, m) = build(data, cfg)
+    assert set(plan.fill) == {FILLS.index(family)} and plan.corrupted.all()
+    assert x.shape == y.shape == (N, 3, 32, 32) and m.shape == (N, 1, 32, 32) and x.dtype == torch.float32
+    assert torch.equal(y, data[0])  # no augmentation: the targets are the clean images
+    inside = m.expand_as(x).bool()
+    assert torch.equal(x[~inside], y[~inside])
+    assert (x[inside] - y[inside]).abs().mean() > 0.01
+    assert 0 <= x.min() and x.max() <= 1
 
 
-def test_patch_fill_comes_from_another_image(setup):
-    images, bank = setup
+def test_patch_fill_comes_from_another_image(data):
     cfg = TrainConfig(corrupt_prob=1.0, blend=0.0, fill_patch=1.0, fill_elastic=0.0, fill_texture=0.0)
-    x, m = corrupt(images[1], images, 1, bank, cfg, sample_rng(0, 0, 1))
-    # opaque: every corrupted pixel is a pixel of some other training image (a shifted patch)
-    others = np.concatenate([images[j].reshape(3, -1) for j in (0, 2, 3, 4)], axis=1)
-    values = {tuple(v) for v in others.T}
-    assert all(tuple(v) in values for v in x[:, m].T)
+    plan, (x, _, m) = build(data, cfg)
+    images = data[0]
+    for b in range(N):
+        assert plan.other[b] != b
+        # opaque: every corrupted pixel is the pixel of the other image, cyclically shifted
+        sy, sx = (plan.shift[b] * 32).astype(int)
+        rolled = torch.roll(images[plan.other[b]], (int(sy), int(sx)), dims=(1, 2))
+        sel = m[b, 0].bool()
+        assert torch.equal(x[b][:, sel], rolled[:, sel])
 
 
-def test_blend_zero_is_opaque_and_blend_mixes_with_the_original(setup):
-    images, bank = setup
-    base = dict(corrupt_prob=1.0, fill_patch=0.0, fill_elastic=0.0, fill_texture=1.0)
-    opaque, m = corrupt(images[0], images, 0, bank, TrainConfig(blend=0.0, **base), sample_rng(0, 0, 0))
-    blended, m2 = corrupt(images[0], images, 0, bank, TrainConfig(blend=1.0, **base), sample_rng(0, 0, 0))
-    assert np.array_equal(m, m2)
-    # the same texture, at opacity 1 and at a random opacity in [0, 1]: blended lies between
-    t = opaque[:, m]
-    o = images[0][:, m]
-    b = blended[:, m]
-    assert np.all((b >= np.minimum(t, o) - 1e-6) & (b <= np.maximum(t, o) + 1e-6))
-    assert not np.allclose(b, t)
+def test_elastic_fill_is_the_image_itself_moved():
+    # a smooth ramp: the warped copy stays close to a shifted ramp, in range, never constant
+    ramp = torch.linspace(0, 1, 32).expand(1, 3, 32, 32).contiguous()
+    bank = torch.ones((1, 32, 32), dtype=torch.uint8)
+    cfg = TrainConfig(corrupt_prob=1.0, blend=0.0, fill_patch=0.0, fill_elastic=1.0, fill_texture=0.0)
+    plan = plan_batch(np.array([0]), 1, 1, cfg, 0, 0, "none")
+    x, y, m = make_batch(ramp, bank, plan, cfg, "none", batch_generator(0, 0, 0, CPU))
+    assert plan.fill[0] == ELASTIC and m.all()
+    assert x.std() > 0.1 and 0 <= x.min() and x.max() <= 1 and not torch.equal(x, y)
 
 
-def test_corruption_is_seeded_per_epoch_and_image(setup):
-    images, bank = setup
-    cfg = TrainConfig(corrupt_prob=1.0)
-    a = corrupt(images[2], images, 2, bank, cfg, sample_rng(7, 3, 2))
-    b = corrupt(images[2], images, 2, bank, cfg, sample_rng(7, 3, 2))
-    c = corrupt(images[2], images, 2, bank, cfg, sample_rng(7, 4, 2))
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    assert not np.array_equal(a[0], c[0])
+def test_texture_fill_is_in_range_and_varies(data):
+    cfg = TrainConfig(corrupt_prob=1.0, blend=0.0, fill_patch=0.0, fill_elastic=0.0, fill_texture=1.0)
+    plan, (x, _, m) = build(data, cfg)
+    assert (plan.fill == TEXTURE).all()
+    for b in range(N):
+        vals = x[b][:, m[b, 0].bool()]
+        assert vals.numel() and vals.std() > 0 and 0 <= vals.min() and vals.max() <= 1
 
 
-def test_clean_probability(setup):
-    images, bank = setup
-    cfg = dataclasses.replace(TrainConfig(), corrupt_prob=0.0)
-    x, m = corrupt(images[0], images, 0, bank, cfg, sample_rng(0, 0, 0))
-    assert not m.any() and np.array_equal(x, images[0])
-    half = dataclasses.replace(TrainConfig(), corrupt_prob=0.5)
-    clean = sum(not corrupt(images[0], images, 0, bank, half, sample_rng(0, e, 0))[1].any() for e in range(200))
-    assert 70 < clean < 130
+def test_blend_zero_is_opaque_and_blend_mixes_with_the_original(data):
+    base = dict(corrupt_prob=1.0, fill_patch=1.0, fill_elastic=0.0, fill_texture=0.0)
+    _, (opaque, y, m) = build(data, TrainConfig(blend=0.0, **base))
+    _, (blended, _, m2) = build(data, TrainConfig(blend=1.0, **base))
+    assert torch.equal(m, m2)  # the same plan but for the opacity
+    sel = m.expand_as(y).bool()
+    t, o, b = opaque[sel], y[sel], blended[sel]
+    assert torch.all((b >= torch.minimum(t, o) - 1e-6) & (b <= torch.maximum(t, o) + 1e-6))
+    assert not torch.allclose(b, t)
+
+
+def test_a_sample_is_seeded_by_epoch_and_image_not_by_its_batch(data):
+    cfg = TrainConfig(corrupt_prob=1.0, fill_texture=0.0)  # texture grain is drawn per batch
+    _, a = build(data, cfg, epoch=3)
+    _, b = build(data, cfg, epoch=3)
+    _, c = build(data, cfg, epoch=4)
+    _, alone = build(data, cfg, idx=[4], epoch=3, step=5)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert not torch.equal(a[0], c[0])
+    assert all(torch.equal(u[4:5], v) for u, v in zip(a, alone))
+
+
+def test_clean_probability(data):
+    _, (x, y, m) = build(data, TrainConfig(corrupt_prob=0.0))
+    assert not m.any() and torch.equal(x, y)
+    half = TrainConfig(corrupt_prob=0.5)
+    corrupted = sum(plan_batch(np.arange(N), N, 10, half, 0, e, "none").corrupted.sum() for e in range(200))
+    assert 0.42 < corrupted / (200 * N) < 0.58
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "none"])
+def test_baselines_mark_no_corrupted_pixels(data, noise):
+    _, (x, y, m) = build(data, TrainConfig(noise=noise, corrupt_prob=1.0))
+    assert not m.any() and torch.equal(y, data[0])
+    if noise == "none":
+        assert torch.equal(x, y)
+    else:
+        assert (x != y).float().mean() > 0.9  # nearly every pixel moved
 
 
 def test_gaussian_noise_is_iid_with_the_given_std():
-    clean = np.full((3, 64, 64), 0.5, np.float32)
+    flat = torch.full((4, 3, 64, 64), 0.5)
+    bank = torch.zeros((1, 64, 64), dtype=torch.uint8)
     cfg = TrainConfig(noise="gaussian", noise_std=0.1, corrupt_prob=1.0)
-    x = gaussian_noise(clean, cfg, np.random.default_rng(0))
-    d = (x - clean).ravel()
-    assert x.dtype == np.float32 and abs(d.std() - 0.1) < 0.005 and abs(d.mean()) < 0.005
+    plan = plan_batch(np.arange(4), 4, 1, cfg, 0, 0, "none")
+    x, _, _ = make_batch(flat, bank, plan, cfg, "none", batch_generator(0, 0, 0, CPU))
+    d = (x - flat).flatten().numpy()
+    assert abs(d.std() - 0.1) < 0.005 and abs(d.mean()) < 0.005
     assert abs(np.corrcoef(d[:-1], d[1:])[0, 1]) < 0.05  # no spatial structure
-    assert np.array_equal(gaussian_noise(clean, TrainConfig(corrupt_prob=0.0), np.random.default_rng(0)), clean)
 
 
-def test_texture_is_an_image():
-    t = texture((16, 24), np.random.default_rng(0))
-    assert t.shape == (3, 16, 24) and 0 <= t.min() and t.max() <= 1 and t.std() > 0
+def test_input_noise_lies_on_top_of_the_occlusions(data):
+    base = dict(corrupt_prob=1.0, fill_texture=0.0)
+    _, (occluded, y, m) = build(data, TrainConfig(**base))
+    _, (noisy, y2, m2) = build(data, TrainConfig(input_noise_std=0.05, **base))
+    assert torch.equal(y, y2) and torch.equal(m, m2)  # same targets, same occlusions
+    d = (noisy - occluded)[(occluded > 0.2) & (occluded < 0.8)]  # away from the clipping
+    assert abs(float(d.std()) - 0.05) < 0.005 and abs(float(d.mean())) < 0.005
+    assert (noisy - occluded)[~m.expand_as(y).bool()].abs().max() > 0  # everywhere, not only in the masks
+
+
+@pytest.mark.parametrize("policy", ["flip", "flip_rot"])
+def test_augmented_targets_are_the_drawn_dihedral_transforms(data, policy):
+    plan, (_, y, _) = build(data, TrainConfig(noise="none"), policy=policy, epoch=2)
+    images = data[0]
+    for b in range(N):
+        k, flip = TRANSFORMS[policy][plan.transform[b]]
+        want = torch.rot90(images[b], k, dims=(1, 2))
+        assert torch.equal(y[b], want.flip(2) if flip else want)
+    seen = {int(t) for e in range(40) for t in plan_batch(np.arange(N), N, 1, TrainConfig(), 0, e, policy).transform}
+    assert seen == set(range(len(TRANSFORMS[policy])))
+    if policy == "flip":  # never a quarter turn: rows stay rows
+        assert all(TRANSFORMS[policy][t][0] in (0, 2) for t in seen)

@@ -34,3 +34,21 @@ def test_an_image_score_is_the_maximum_of_its_map():
     scores = image_scores(maps)
     assert scores.shape == (4,) and scores[2] == 7.0
     assert np.array_equal(scores, maps.max(axis=(1, 2)))
+
+
+def test_msgms_sees_structure_not_brightness():
+    rng = np.random.default_rng(0)
+    images = rng.random((1, 3, 32, 32), dtype=np.float32) * 0.5
+    assert not anomaly_maps(images, images, sigma=0, kind="msgms").any()
+    brighter = anomaly_maps(images, images + 0.3, sigma=0, kind="msgms")  # same gradients
+    assert brighter.max() < 1e-5
+    recon = images.copy()
+    recon[0, :, 10:20, 10:20] = recon[0, :, 10:20, 10:20].mean()  # a region whose detail is gone
+    maps = anomaly_maps(images, recon, sigma=0, kind="msgms")
+    assert maps.dtype == np.float32 and 0 <= maps.min() and maps.max() <= 1
+    assert maps[0, 12:18, 12:18].mean() > 10 * maps[0, :5, :5].mean()
+
+
+def test_an_unknown_map_is_an_error(pair):
+    with pytest.raises(ValueError, match="unknown anomaly map 'l1'"):
+        anomaly_maps(*pair, sigma=0, kind="l1")

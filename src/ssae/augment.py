@@ -3,12 +3,14 @@
 ``train.augment: auto`` resolves per category through ``AUGMENT``: flips and quarter turns
 leave an isotropic texture's statistics unchanged; oriented textures (brick courses, wood
 grain) keep their orientation under flips and half turns only; objects have a pose, so they
-get nothing.
+get nothing. The transforms run batched on the training device (``dihedral``); which one a
+sample takes is drawn with the rest of its corruption plan (``ssae.corruption.plan_batch``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ssae.mvtec import OBJECTS
 
@@ -28,11 +30,16 @@ def augment_policy(setting: str, category: str) -> str:
     return AUGMENT.get(category, "flip_rot") if setting == "auto" else setting
 
 
-def augment(img: np.ndarray, policy: str, rng: np.random.Generator) -> np.ndarray:
-    """(3, H, W) -> one of the policy's flips/rotations (``none``: the image itself, no draw)."""
-    transforms = TRANSFORMS[policy]
-    if len(transforms) == 1:
-        return img
-    k, flip = transforms[int(rng.integers(len(transforms)))]
-    out = np.rot90(img, k, axes=(1, 2))
-    return np.ascontiguousarray(out[:, :, ::-1] if flip else out)
+def dihedral(x: torch.Tensor, transform: np.ndarray, policy: str) -> torch.Tensor:
+    """(B, C, S, S) -> sample ``b`` under transform ``TRANSFORMS[policy][transform[b]]`` (its quarter
+    turns, then a horizontal flip), on the tensor's device; one op per distinct transform."""
+    table = TRANSFORMS[policy]
+    if len(table) == 1:
+        return x
+    out = x.clone()
+    for t in np.unique(transform):
+        k, flip = table[t]
+        sel = torch.as_tensor(np.flatnonzero(transform == t), device=x.device)
+        y = torch.rot90(x[sel], k, dims=(2, 3))
+        out[sel] = y.flip(3) if flip else y
+    return out

@@ -150,11 +150,16 @@ class TrainConfig:
     fill_texture: float = 1.0  # relative weight of the fill "procedural texture"
     blend: float = 0.5  # fill opacity drawn uniformly in [1 - blend, 1] (0: opaque fills)
     ssim_weight: float = 0.0  # weight of an extra (1 - SSIM) loss term (0: L2 only)
+    # std of i.i.d. Gaussian noise added to every input on top of the corruption ("Noise &
+    # Pattern", Bauer & Mueller 2025); 0: none
+    input_noise_std: float = 0.0
     # auto: flips and 90-degree rotations for isotropic textures, flips for oriented ones
     # (brick, wood), nothing for objects (see augment.AUGMENT); or one policy for all
     augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
     amp: bool = True  # on CUDA: bfloat16 autocast and channels-last (ignored on CPU)
+    # on CUDA: deterministic kernels, no cuDNN autotuning (slower); CPU runs are always exact
+    deterministic: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -176,10 +181,14 @@ class TrainConfig:
                "fill_patch, fill_elastic and fill_texture must not all be 0")
         check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
         check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
+        check("input_noise_std", self.input_noise_std >= 0, f"must be >= 0, got {self.input_noise_std}")
 
 
 @dataclass(frozen=True)
 class ScoreConfig:
+    # l2: squared error, mean over colour channels (the paper); msgms: 1 - multi-scale gradient
+    # magnitude similarity (scoring.py)
+    map: Literal["l2", "msgms"] = "l2"
     sigma: float = 2.0  # Gaussian smoothing of the anomaly map, px at model resolution (0: none)
     batch_size: int = 16
     gallery_per_type: int = 1  # highest- and lowest-scored examples per defect type in the gallery

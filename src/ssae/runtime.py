@@ -11,10 +11,14 @@ import numpy as np
 import torch
 
 
-def setup(seed: int = 0, device: str = "auto", key: str = "device") -> torch.device:
+def setup(seed: int = 0, device: str = "auto", key: str = "device", deterministic: bool = True) -> torch.device:
     """Seed every global RNG, make torch deterministic, configure logging; return the device
     (``auto``: CUDA when present, else CPU; ``cuda`` without a GPU is a ``RuntimeError`` that
     names the params ``key`` it came from).
+
+    ``deterministic`` matters on CUDA only (CPU kernels are deterministic either way): True
+    asks for deterministic kernels and no cuDNN autotuning (exact repeats, slower); False lets
+    cuDNN pick the fastest kernels and TF32 matmuls (repeats differ in the last bits).
 
     Library code never relies on these global seeds (it takes explicit generators); seeding
     them only guards against a stray call that does.
@@ -24,8 +28,9 @@ def setup(seed: int = 0, device: str = "auto", key: str = "device") -> torch.dev
     np.random.seed(seed)
     torch.manual_seed(seed)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = not deterministic
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"{key}: cuda was requested but torch sees no CUDA device (use auto or cpu)")
     if device == "auto":

@@ -1,9 +1,13 @@
 """Training loop: corrupted image in, L2 (+ optional SSIM) to the clean image out, resumable.
 
-Everything random in an epoch is drawn from generators seeded by (seed, epoch) (batch order)
-and (seed, epoch, image) (augmentation, corruption), and the model, optimiser and schedule
-states are in ``snapshot()``: a run resumed from the snapshot taken after epoch ``e`` is
-bit-identical on CPU to one that was never interrupted.
+Everything random in an epoch is drawn from generators seeded by (seed, epoch) (batch order),
+(seed, epoch, image) (augmentation, corruption plan) and (seed, epoch, batch) (full-resolution
+noise), and the model, optimiser and schedule states are in ``snapshot()``: a run resumed from
+the snapshot taken after epoch ``e`` is bit-identical on CPU to one that was never interrupted.
+
+The images and the mask bank are moved to the training device once; batches are built there
+(``ssae.corruption``), and the loss is summed on the device and read once per epoch, so a GPU
+never waits on the host within an epoch.
 """
 
 from __future__ import annotations
@@ -16,37 +20,9 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ssae.augment import augment
 from ssae.config import TrainConfig
-from ssae.corruption import corrupt, gaussian_noise, sample_rng
+from ssae.corruption import batch_generator, make_batch, plan_batch
 from ssae.model import SDCCCM, init_weights
-
-
-def make_batch(
-    images: np.ndarray, idx: np.ndarray, bank: np.ndarray, cfg: TrainConfig, seed: int, epoch: int,
-    policy: str = "none",
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(inputs, targets) (B, 3, H, W) float32 and corruption masks (B, 1, H, W) float32.
-
-    Targets are the (augmented) clean images; inputs are corrupted per ``cfg.noise``; masks mark
-    the structurally corrupted pixels (all zero for ``gaussian`` and ``none``).
-    """
-    inputs, targets, masks = [], [], []
-    for i in (int(i) for i in idx):
-        rng = sample_rng(seed, epoch, i)
-        clean = augment(images[i], policy, rng)
-        mask = np.zeros(clean.shape[1:], bool)
-        if cfg.noise == "structured":
-            x, mask = corrupt(clean, images, i, bank, cfg, rng)
-        elif cfg.noise == "gaussian":
-            x = gaussian_noise(clean, cfg, rng)
-        else:
-            x = clean
-        inputs.append(x)
-        targets.append(clean)
-        masks.append(mask)
-    as_tensor = lambda arrays: torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32))  # noqa: E731
-    return as_tensor(inputs), as_tensor(targets), as_tensor(masks)[:, None]
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -134,14 +110,16 @@ def train(
         return {"epochs_done": len(losses), "model": cpu(model.state_dict()), "opt": opt.state_dict(),
                 "sched": sched.state_dict(), "losses": list(losses)}
 
+    images_dev = torch.from_numpy(images).to(device)  # (N, 3, S, S), resident for the whole run
+    bank_dev = torch.from_numpy(bank.astype(np.uint8)).to(device)  # (M, S, S)
     bar = tqdm(range(len(losses), cfg.epochs), desc=desc, unit="epoch", initial=len(losses), total=cfg.epochs)
     for epoch in bar:
         order = np.random.default_rng([seed, epoch]).permutation(len(images))
         model.train()
-        total = 0.0
-        for start in range(0, len(images), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            x, y, m = (t.to(device, non_blocking=True) for t in make_batch(images, idx, bank, cfg, seed, epoch, policy))
+        total = torch.zeros((), device=device)
+        for step, start in enumerate(range(0, len(images), cfg.batch_size)):
+            plan = plan_batch(order[start : start + cfg.batch_size], len(images), len(bank), cfg, seed, epoch, policy)
+            x, y, m = make_batch(images_dev, bank_dev, plan, cfg, policy, batch_generator(seed, epoch, step, device))
             if amp:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -151,8 +129,8 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(images))
+            total += loss.detach() * len(plan.index)  # no host sync per step
+        losses.append(total.item() / len(images))
         bar.set_postfix(loss=f"{losses[-1]:.5f}")
         on_epoch(epoch, losses[-1], snapshot)
     model.eval()
