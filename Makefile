@@ -8,7 +8,7 @@ VENV_BIN := $(CURDIR)/.venv/bin
 # DVC runs the stages' `python ...` commands: make it the project's interpreter
 RUN := PATH="$(VENV_BIN):$$PATH"
 
-.PHONY: env repro test clean-env peer-env
+.PHONY: env repro test clean-env peer-env cpu-protocol paper-protocol
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -27,7 +27,18 @@ test: env
 	$(RUN) python -m pytest
 
 clean-env:
-	rm -rf .venv .tools
+	rm -rf .venv .tools .venv-peer
+
+# The protocols on real MVTec AD (README "Protocols"): one DVC experiment each, whose overrides
+# are protocols/<name>.yaml plus the dataset below; `dvc exp show` lists every value they set.
+#   make cpu-protocol MVTEC_DIR=/data/mvtec_anomaly_detection CATEGORIES='[pill,bottle]'
+# MVTEC_DIR empty: the archive is downloaded from the mirrors of params.yaml instead.
+MVTEC_DIR ?=
+CATEGORIES ?= [pill]
+MVTEC_SOURCE = $(if $(MVTEC_DIR),-S data.mvtec.source=directory -S data.mvtec.directory=$(abspath $(MVTEC_DIR)),-S data.mvtec.source=remote)
+
+cpu-protocol paper-protocol: env
+	$(RUN) python -m ssae.protocols $(@:-protocol=) $(MVTEC_SOURCE) -S 'categories=$(CATEGORIES)'
 
 # The peer benchmark's environment (benchmarks/peer.py): the project's locked packages, the
 # project itself (editable) and anomalib (benchmarks/requirements-peer.txt). Separate from .venv

@@ -7,8 +7,8 @@ anomalib, benchmarks/requirements-peer.txt; ``--methods ours`` alone runs in .ve
         --size 128 --epochs 40 --seeds 0 1 2 --minutes 15 --device auto --out peer.json
 
 Both methods see the same images (the project's loader, resized to ``--size``), train on the
-same device for ``--epochs`` epochs or until ``--minutes`` of training wall time are spent
-(whichever comes first), and are scored the same way: image score = maximum of the anomaly
+same device for ``--epochs`` epochs (DRAEM: or until ``--minutes`` of training wall time are
+spent, whichever comes first), and are scored the same way: image score = maximum of the anomaly
 map (the official MVTec semantics), metrics at the ground-truth resolution (maps upsampled
 bilinearly, as the aggregate stage does) with the project's metric functions. Train time
 counts everything from images in memory to a trained model (ours: the mask bank too); score
@@ -51,11 +51,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from tqdm import tqdm
 
 from ssae import runtime
 from ssae.augment import augment_policy
-from ssae.config import Params, load_params
+from ssae.config import Params, parse_params
+from ssae.protocols import apply, load_protocol, parse_overrides
 from ssae.layout import image_shape, index_category, load_images, load_mask
 from ssae.metrics import aupro, image_auroc, pixel_auroc
 from ssae.model import SDCCCM
@@ -185,7 +187,7 @@ def run_ours(data: Data, params: Params, category: str, seed: int, deadline: flo
 
     start = time.perf_counter()
     recon = reconstruct(model, data.test, params.score.batch_size, device)
-    maps = anomaly_maps(data.test, recon, params.score.sigma)
+    maps = anomaly_maps(data.test, recon, params.score.sigma, params.score.map)
     return maps, float(len(losses)), train_s, time.perf_counter() - start
 
 
@@ -231,9 +233,13 @@ def format_table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--category-dir", type=Path, required=True, help="one category in MVTec layout; its name picks the augmentation")
-    ap.add_argument("--size", type=int, default=128, help="model resolution, px (both methods)")
-    ap.add_argument("--epochs", type=int, default=40, help="training epochs (both methods)")
-    ap.add_argument("--minutes", type=float, default=None, help="training wall-clock budget per run (default: none)")
+    ap.add_argument("--protocol", default=None, help="apply protocols/NAME.yaml to --params first (e.g. cpu)")
+    ap.add_argument("-S", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="one more params override, as dvc exp run -S (repeatable; after the protocol)")
+    ap.add_argument("--size", type=int, default=None, help="model resolution, px (both methods; default: train.image_size)")
+    ap.add_argument("--epochs", type=int, default=None, help="training epochs (both methods; default: train.epochs)")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="training wall-clock budget per DRAEM run (default: none); ours always trains its epochs")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--methods", nargs="+", choices=["draem", "ours"], default=["draem", "ours"])
@@ -246,7 +252,12 @@ def main() -> None:
 
     if "draem" in args.methods:
         import_anomalib()  # fail before loading anything
-    params = load_params(args.params)
+    raw = yaml.safe_load(args.params.read_text())
+    overrides = (load_protocol(args.protocol) if args.protocol else {}) | parse_overrides(
+        [w for kv in args.overrides for w in ("-S", kv)])
+    params = parse_params(apply(raw, overrides))
+    args.size = args.size or params.train.image_size
+    args.epochs = args.epochs or params.train.epochs
     params = dataclasses.replace(params, train=dataclasses.replace(
         params.train, image_size=args.size, epochs=args.epochs, device=args.device))
     category = args.category_dir.resolve().name
@@ -258,7 +269,8 @@ def main() -> None:
     for seed in args.seeds:
         for method in args.methods:
             device = runtime.setup(seed, args.device)
-            deadline = time.perf_counter() + (args.minutes * 60 if args.minutes is not None else float("inf"))
+            budget = args.minutes * 60 if args.minutes is not None and method == "draem" else float("inf")
+            deadline = time.perf_counter() + budget
             if method == "draem":
                 maps, epochs, train_s, score_s = run_draem(
                     data, seed, args.epochs, deadline, args.draem_batch_size, params.score.batch_size, device)
@@ -270,12 +282,15 @@ def main() -> None:
             print(format_table(rows[-1:]).splitlines()[-1], file=sys.stderr)
 
     rows = with_means(rows)
-    print(f"\n{category}, {args.size} px, up to {args.epochs} epochs"
-          + (f" / {args.minutes:g} min" if args.minutes is not None else "")
+    print(f"\nour params: {args.params}" + (f" + protocols/{args.protocol}.yaml" if args.protocol else "")
+          + "".join(f" -S {kv}" for kv in args.overrides))
+    print(f"{category}, {args.size} px, up to {args.epochs} epochs"
+          + (f" (DRAEM: at most {args.minutes:g} min)" if args.minutes is not None else "")
           + f", device {device.type}; metrics in %, at the ground-truth resolution\n")
     print(format_table(rows))
     if args.out is not None:
-        args.out.write_text(json.dumps({"category": category, "size": args.size, "epochs": args.epochs,
+        args.out.write_text(json.dumps({"category": category, "protocol": args.protocol, "overrides": overrides,
+                                        "size": args.size, "epochs": args.epochs,
                                         "minutes": args.minutes, "device": device.type, "rows": rows}, indent=2) + "\n")
 
 

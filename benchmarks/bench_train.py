@@ -1,0 +1,122 @@
+"""Training throughput with and without the data path, and inference throughput.
+
+Usage: python benchmarks/bench_train.py [--sizes 128 256] [--device auto] [--batch 0] [--seconds 5]
+
+For the model and training config of params.yaml, on random images and a random mask bank of
+the given size (the speed does not depend on the pixels):
+
+- ``train, data path on``: one full training step as the train stage runs it -- plan the batch
+  (per-sample host draws), build it on the device (``ssae.corruption.make_batch``: augmentation,
+  corruption), forward, loss, backward, AdamW step;
+- ``train, data path off``: the same step on one pre-built batch;
+- ``data path only``: planning and building the batch alone;
+- ``inference``: eval-mode forward passes, as the score stage runs them.
+
+The data path's share of a step is 1 - (off / on) throughput. On CUDA the model runs as the
+train stage runs it there (bfloat16 autocast and channels-last when ``train.amp``); timings are
+synchronised with the device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ssae import corruption
+from ssae.config import load_params
+from ssae.model import SDCCCM, count_params
+from ssae.training import loss_fn
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def rate(fn: Callable[[], object], device: torch.device, seconds: float, images: int) -> float:
+    """Images per second of ``fn`` (which handles ``images`` per call): 2 warm-up calls, then as
+    many as fit in ``seconds`` (at least 3)."""
+    for _ in range(2):
+        fn()
+    sync(device)
+    n, start = 0, time.perf_counter()
+    while n < 3 or time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    sync(device)
+    return n * images / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--batch", type=int, default=0, help="images per batch (0: 64 on CUDA, train.batch_size on CPU)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="timing budget per measurement")
+    ap.add_argument("--images", type=int, default=256, help="training images (random) held on the device")
+    args = ap.parse_args()
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    params = load_params()
+    amp = params.train.amp and device.type == "cuda"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    bs = args.batch or (64 if device.type == "cuda" else params.train.batch_size)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; batch {bs}; amp {amp}")
+    print(f"{'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} {'data share':>10} {'inference':>10}  (img/s)")
+    for size in args.sizes:
+        cfg = dataclasses.replace(params.train, image_size=size)
+        gen = np.random.default_rng(0)
+        images = torch.from_numpy(gen.random((args.images, 3, size, size), dtype=np.float32)).to(device)
+        bank = torch.from_numpy((gen.random((args.images, size, size)) < 0.05).astype(np.uint8)).to(device)
+        torch.manual_seed(0)
+        model = SDCCCM(cfg.model).to(device)
+        if amp:
+            model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+        policy = "flip_rot"  # the most work the data path can do
+        step = [0]
+
+        def build() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            step[0] += 1
+            idx = np.random.default_rng(step[0]).permutation(args.images)[:bs]
+            plan = corruption.plan_batch(idx, args.images, len(bank), cfg, 0, step[0], policy)
+            return corruption.make_batch(images, bank, plan, cfg, policy, corruption.batch_generator(0, step[0], 0, device))
+
+        def train_step(x: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> None:
+            if amp:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                recon = model(x)
+            loss = loss_fn(recon.float(), y, m, cfg.corrupt_weight, cfg.ssim_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        model.train()
+        fixed = build()
+        on = rate(lambda: train_step(*build()), device, args.seconds, bs)
+        off = rate(lambda: train_step(*fixed), device, args.seconds, bs)
+        data = rate(build, device, args.seconds, bs)
+        model.eval()
+        x = fixed[0].contiguous(memory_format=torch.channels_last)
+        model_cl = model.to(memory_format=torch.channels_last)
+
+        @torch.no_grad()
+        def infer() -> None:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                model_cl(x)
+
+        inf = rate(infer, device, args.seconds, bs)
+        share = max(0.0, 1 - on / off) if math.isfinite(off) else float("nan")
+        print(f"{size:>4} {count_params(model):>9,} {on:>11.1f} {off:>11.1f} {data:>10.1f} {share:>10.1%} {inf:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Protocols: the committed ones validate against params.yaml; overrides are checked and become -S flags."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ssae.config import ConfigError, parse_params
+from ssae.protocols import PROTOCOLS, apply, command, load_protocol, parse_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+MVTEC = {"data.mvtec.source": "directory", "data.mvtec.directory": "/somewhere", "categories": ["pill"]}
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["cpu", "paper"])
+def test_committed_protocols_are_valid_params(raw, name, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    overrides = load_protocol(name)
+    params = parse_params(apply(raw, overrides | MVTEC))
+    assert params.data.dataset == "mvtec_ad" and params.categories == ("pill",)
+    assert params.train.image_size == overrides["train.image_size"]
+
+
+def test_the_paper_protocol_is_the_papers_resolution(raw, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert parse_params(apply(raw, load_protocol("paper") | MVTEC)).train.image_size == 256
+
+
+def test_apply_sets_nested_keys_and_leaves_the_input_alone(raw):
+    out = apply(raw, {"train.model.widths": [8, 16], "seed": 3})
+    assert out["train"]["model"]["widths"] == [8, 16] and out["seed"] == 3
+    assert raw["train"]["model"]["widths"] != [8, 16]
+
+
+@pytest.mark.parametrize("key", ["train.epoch", "trian.epochs", "train.model.width", "seed.x"])
+def test_a_mistyped_key_is_an_error_that_names_it(raw, key):
+    with pytest.raises(ConfigError, match=f"{key}: no such params key"):
+        apply(raw, {key: 1})
+
+
+def test_an_unknown_protocol_lists_the_known_ones(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ConfigError, match=r"no such protocol \(known: \['cpu', 'paper'\]\)"):
+        load_protocol("gpu")
+
+
+def test_overrides_parse_like_dvc_and_come_back_as_flags():
+    got = parse_overrides(["-S", "train.epochs=3", "-S", "categories=[pill,screw]", "-S", "data.mvtec.directory=/a b"])
+    assert got == {"train.epochs": 3, "categories": ["pill", "screw"], "data.mvtec.directory": "/a b"}
+    assert command(got) == ["dvc", "exp", "run", "-S", "train.epochs=3",
+                                   "-S", 'categories=["pill","screw"]', "-S", "data.mvtec.directory=/a b"]
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["-S", "novalue"])
+    with pytest.raises(ConfigError, match="lone"):
+        parse_overrides(["-S"])
+
+
+def test_protocols_folder_is_where_the_module_looks():
+    assert (ROOT / PROTOCOLS / "cpu.yaml").is_file()
