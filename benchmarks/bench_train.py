@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import time
 from typing import Callable
 
 import numpy as np
@@ -31,26 +30,14 @@ import torch
 from ssae import corruption
 from ssae.config import load_params
 from ssae.model import SDCCCM, count_params
-from ssae.training import loss_fn
+from ssae.training import train_step
 
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+from bench_model import timed  # benchmarks/ is this script's folder, on sys.path
 
 
 def rate(fn: Callable[[], object], device: torch.device, seconds: float, images: int) -> float:
-    """Images per second of ``fn`` (which handles ``images`` per call): 2 warm-up calls, then as
-    many as fit in ``seconds`` (at least 3)."""
-    for _ in range(2):
-        fn()
-    sync(device)
-    n, start = 0, time.perf_counter()
-    while n < 3 or time.perf_counter() - start < seconds:
-        fn()
-        n += 1
-    sync(device)
-    return n * images / (time.perf_counter() - start)
+    """Images per second of ``fn``, which handles ``images`` per call (timed as bench_model does)."""
+    return images / timed(fn, device, seconds)
 
 
 def main() -> None:
@@ -89,20 +76,10 @@ def main() -> None:
             plan = corruption.plan_batch(idx, args.images, len(bank), cfg, 0, step[0], policy)
             return corruption.make_batch(images, bank, plan, cfg, policy, corruption.batch_generator(0, step[0], 0, device))
 
-        def train_step(x: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> None:
-            if amp:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                recon = model(x)
-            loss = loss_fn(recon.float(), y, m, cfg.corrupt_weight, cfg.ssim_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
         model.train()
         fixed = build()
-        on = rate(lambda: train_step(*build()), device, args.seconds, bs)
-        off = rate(lambda: train_step(*fixed), device, args.seconds, bs)
+        on = rate(lambda: train_step(model, opt, *build(), cfg, amp), device, args.seconds, bs)
+        off = rate(lambda: train_step(model, opt, *fixed, cfg, amp), device, args.seconds, bs)
         data = rate(build, device, args.seconds, bs)
         model.eval()
         x = fixed[0].contiguous(memory_format=torch.channels_last)

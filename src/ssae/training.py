@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
@@ -72,6 +73,22 @@ def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor,
+               cfg: TrainConfig, amp: bool) -> torch.Tensor:
+    """One optimiser step on a built batch (inputs, targets, masks); returns the loss as a
+    detached device scalar (reading it would sync the device). ``amp``: bfloat16 autocast and
+    channels-last inputs (CUDA)."""
+    if amp:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        recon = model(x)
+    loss = loss_fn(recon.float(), y, m, cfg.corrupt_weight, cfg.ssim_weight)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
 def train(
     images: np.ndarray,
     bank: np.ndarray,
@@ -120,16 +137,9 @@ def train(
         for step, start in enumerate(range(0, len(images), cfg.batch_size)):
             plan = plan_batch(order[start : start + cfg.batch_size], len(images), len(bank), cfg, seed, epoch, policy)
             x, y, m = make_batch(images_dev, bank_dev, plan, cfg, policy, batch_generator(seed, epoch, step, device))
-            if amp:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                recon = model(x)
-            loss = loss_fn(recon.float(), y, m, cfg.corrupt_weight, cfg.ssim_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss = train_step(model, opt, x, y, m, cfg, amp)
             sched.step()
-            total += loss.detach() * len(plan.index)  # no host sync per step
+            total += loss * len(plan.index)  # no host sync per step
         losses.append(total.item() / len(images))
         bar.set_postfix(loss=f"{losses[-1]:.5f}")
         on_epoch(epoch, losses[-1], snapshot)
