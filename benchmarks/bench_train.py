@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ssae import corruption
+from ssae import corruption, runtime
 from ssae.config import load_params
 from ssae.model import SDCCCM, count_params
 from ssae.training import train_step
@@ -48,11 +47,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="timing budget per measurement")
     ap.add_argument("--images", type=int, default=256, help="training images (random) held on the device")
     args = ap.parse_args()
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    device = runtime.setup(0, args.device, deterministic=False)  # the train stage's fast CUDA settings
     params = load_params()
     amp = params.train.amp and device.type == "cuda"
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
     bs = args.batch or (64 if device.type == "cuda" else params.train.batch_size)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; batch {bs}; amp {amp}")
@@ -62,7 +59,6 @@ def main() -> None:
         gen = np.random.default_rng(0)
         images = torch.from_numpy(gen.random((args.images, 3, size, size), dtype=np.float32)).to(device)
         bank = torch.from_numpy((gen.random((args.images, size, size)) < 0.05).astype(np.uint8)).to(device)
-        torch.manual_seed(0)
         model = SDCCCM(cfg.model).to(device)
         if amp:
             model = model.to(memory_format=torch.channels_last)
@@ -91,7 +87,7 @@ def main() -> None:
                 model_cl(x)
 
         inf = rate(infer, device, args.seconds, bs)
-        share = max(0.0, 1 - on / off) if math.isfinite(off) else float("nan")
+        share = max(0.0, 1 - on / off)
         print(f"{size:>4} {count_params(model):>9,} {on:>11.1f} {off:>11.1f} {data:>10.1f} {share:>10.1%} {inf:>10.1f}")
 
 

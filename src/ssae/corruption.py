@@ -52,8 +52,7 @@ class Plan:
     shift: np.ndarray  # (B, 2) fraction of the side, patch roll (y, x) or elastic shift in [-1/4, 1/4]
     opacity: np.ndarray  # (B,)
     warp: np.ndarray  # (B, 2, WARP_GRID, WARP_GRID) unit normal, elastic displacement
-    tex_grid: np.ndarray  # (B,) cells per side of the texture field
-    tex_noise: list  # B arrays (3, g, g) unit normal
+    tex_noise: list  # B arrays (3, g, g) unit normal, g in TEXTURE_GRIDS (None: no texture fill)
     tex_grey: np.ndarray  # (B,) bool
     tex_mean: np.ndarray  # (B, 3)
     tex_contrast: np.ndarray  # (B,)
@@ -73,7 +72,7 @@ def plan_batch(idx: np.ndarray, n_images: int, n_masks: int, cfg: TrainConfig, s
     p = Plan(index=np.asarray(idx, np.int64), transform=np.zeros(b, np.int64), corrupted=np.zeros(b, bool),
              mask=np.zeros(b, np.int64), turns=np.zeros(b, np.int64), fill=np.zeros(b, np.int64),
              other=np.zeros(b, np.int64), shift=np.zeros((b, 2)), opacity=np.ones(b),
-             warp=np.zeros((b, 2, WARP_GRID, WARP_GRID), np.float32), tex_grid=np.zeros(b, np.int64),
+             warp=np.zeros((b, 2, WARP_GRID, WARP_GRID), np.float32),
              tex_noise=[None] * b, tex_grey=np.zeros(b, bool), tex_mean=np.zeros((b, 3)),
              tex_contrast=np.zeros(b), tex_grain=np.zeros(b))
     weights = np.array([cfg.fill_patch if n_images > 1 else 0.0, cfg.fill_elastic, cfg.fill_texture])
@@ -96,13 +95,17 @@ def plan_batch(idx: np.ndarray, n_images: int, n_masks: int, cfg: TrainConfig, s
             p.warp[j] = rng.standard_normal((2, WARP_GRID, WARP_GRID), dtype=np.float32)
         else:
             g = int(rng.choice(TEXTURE_GRIDS))
-            p.tex_grid[j] = g
             p.tex_noise[j] = rng.standard_normal((3, g, g), dtype=np.float32)
             p.tex_grey[j] = rng.random() < 0.5
             p.tex_mean[j] = rng.uniform(0, 1, 3)
             p.tex_contrast[j] = rng.uniform(0.02, 0.25)
             p.tex_grain[j] = rng.uniform(0, 0.05)
     return p
+
+
+def _as_tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array of the plan as a float32 tensor on ``device``."""
+    return torch.as_tensor(np.asarray(a, np.float32), device=device)
 
 
 def _rolled(images: torch.Tensor, other: np.ndarray, shift: np.ndarray) -> torch.Tensor:
@@ -121,7 +124,7 @@ def _rolled(images: torch.Tensor, other: np.ndarray, shift: np.ndarray) -> torch
 def _warped(x: torch.Tensor, shift: np.ndarray, warp: np.ndarray) -> torch.Tensor:
     """(B, 3, S, S) shifted by ``shift`` (fractions of the side) and warped by the upsampled
     coarse field ``warp`` (B, 2, g, g); reflected at the borders."""
-    b, _, h, w = x.shape
+    h, w = x.shape[2:]
     dev = x.device
     field = F.interpolate(torch.as_tensor(warp, device=dev), size=(h, w), mode="bicubic", align_corners=True)
     ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=dev)
@@ -142,9 +145,10 @@ def _textures(p: Plan, sel: np.ndarray, size: tuple[int, int], gen: torch.Genera
             t = t[:1].expand(3, -1, -1)
         fields.append(t / (t.std() + 1e-6))
     noise = torch.stack(fields)  # (n, 3, S, S) unit std
-    as_t = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=device)  # noqa: E731
-    grain = torch.randn((len(sel), 1, *size), generator=gen, device=device) * as_t(p.tex_grain[sel])[:, None, None, None]
-    tex = as_t(p.tex_mean[sel])[:, :, None, None] + as_t(p.tex_contrast[sel])[:, None, None, None] * noise + grain
+    grain = torch.randn((len(sel), 1, *size), generator=gen, device=device)
+    grain = grain * _as_tensor(p.tex_grain[sel], device)[:, None, None, None]
+    mean, contrast = _as_tensor(p.tex_mean[sel], device), _as_tensor(p.tex_contrast[sel], device)
+    tex = mean[:, :, None, None] + contrast[:, None, None, None] * noise + grain
     return tex.clamp(0, 1)
 
 
@@ -167,12 +171,11 @@ def make_batch(images: torch.Tensor, bank: torch.Tensor, plan: Plan, cfg: TrainC
     clean = dihedral(images[torch.as_tensor(plan.index, device=dev)], plan.transform, policy)
     x = clean.clone()
     masks = torch.zeros_like(clean[:, :1])
-    as_t = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=dev)  # noqa: E731
     hit = np.flatnonzero(plan.corrupted)
     if cfg.noise == "structured" and len(hit):
         m = bank[torch.as_tensor(plan.mask[hit], device=dev)][:, None].float()  # (n, 1, S, S)
         m = dihedral(m, plan.turns[hit] * 2, "flip_rot")  # quarter turns k are entries 2k of the table
-        fill = torch.empty_like(x[hit])
+        fill = x.new_empty((len(hit), *x.shape[1:]))
         for family, make in (
             (PATCH, lambda s: _rolled(images, plan.other[s], plan.shift[s])),
             (ELASTIC, lambda s: _warped(clean[torch.as_tensor(s, device=dev)], plan.shift[s], plan.warp[s])),
@@ -181,7 +184,7 @@ def make_batch(images: torch.Tensor, bank: torch.Tensor, plan: Plan, cfg: TrainC
             pos = np.flatnonzero(plan.fill[hit] == family)
             if len(pos):
                 fill[torch.as_tensor(pos, device=dev)] = make(hit[pos])
-        alpha = m * as_t(plan.opacity[hit])[:, None, None, None]
+        alpha = m * _as_tensor(plan.opacity[hit], dev)[:, None, None, None]
         sel = torch.as_tensor(hit, device=dev)
         x[sel] = x[sel] * (1 - alpha) + fill * alpha
         masks[sel] = m
