@@ -25,7 +25,7 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(category: str = typer.Option(..., help="Category to score.")) -> None:
     """Score the category's test images (reads params.yaml: score)."""
-    params, table, device = start(category, lambda p: runtime.setup(device=p.score.device, key="score.device"))
+    params, table, device = start(category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads))
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
     images = load_images(list(test.image), size)

@@ -30,7 +30,7 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(category: str = typer.Option(..., help="Category to train.")) -> None:
     """Train on the category's normal images (reads params.yaml: seed, train)."""
-    params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.train.deterministic))
+    params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads))
     cfg = params.train
     images = load_images(list(table[table.split == "train"].image), cfg.image_size)
     bank = unpack_masks(**load_npz(paths.masks_file(category)))

@@ -158,8 +158,6 @@ class TrainConfig:
     augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
     amp: bool = True  # on CUDA: bfloat16 autocast and channels-last (ignored on CPU)
-    # on CUDA: deterministic kernels, no cuDNN autotuning (slower); CPU runs are always exact
-    deterministic: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -212,6 +210,23 @@ class AggregateConfig:
 
 
 @dataclass(frozen=True)
+class RuntimeConfig:
+    # CPU: torch's kernels pinned to AVX2 and to ``threads`` threads, so that the train and
+    # score stages give the same bytes on every x86-64 CPU with AVX2, whatever its core count
+    # (runtime.py); CUDA: deterministic kernels, no autotuning, no TF32 (repeatable on one GPU
+    # model). False: the fastest kernels of the machine and all its cores.
+    reproducible: bool = True
+    # torch's CPU threads; part of the result when reproducible (more threads than cores gives
+    # the same bytes, only slower). 0: torch's default (the machine's cores), reproducible: false only
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        check("threads", self.threads >= 0, f"must be >= 0, got {self.threads}")
+        check("threads", self.threads >= 1 or not self.reproducible,
+              "must be >= 1 when reproducible is true (the thread count is part of the result)")
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = 0
     categories: tuple[str, ...] = EMBEDDED_CATEGORIES
@@ -220,6 +235,7 @@ class Params:
     train: TrainConfig = field(default_factory=TrainConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     aggregate: AggregateConfig = field(default_factory=AggregateConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def __post_init__(self) -> None:
         check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
