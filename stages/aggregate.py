@@ -16,12 +16,13 @@ import typer
 
 from ssae import paths
 from ssae.artifacts import atomic_write, save_json
+from ssae.bootstrap import category_seed, replicates
 from ssae.cli import fail, params_or_exit
 from ssae.figures import curves_figure, loss_curves, metric_bars
 from ssae.metrics import evaluate, resample_curve, roc_curve
 from ssae.resample import at_resolution
 from ssae.score_file import load_scores
-from ssae.tables import METRIC_LABELS, markdown_table, reference_table, results_table
+from ssae.tables import METRIC_LABELS, interval_table, markdown_table, reference_table, results_table
 
 app = typer.Typer(add_completion=False)
 
@@ -35,7 +36,7 @@ def main() -> None:
     """Compute metrics, write tables and plots (reads params.yaml: categories, data.dataset, aggregate)."""
     params = params_or_exit()
     cfg = params.aggregate
-    rows, rocs, pros, losses, sizes = {}, {}, {}, {}, set()
+    rows, reps, rocs, pros, losses, sizes = {}, {}, {}, {}, {}, set()
     for category in params.categories:
         if not paths.scores_file(category).is_file():
             raise fail(f"{paths.scores_file(category)} is missing: run `dvc repro score@{category}`")
@@ -44,6 +45,9 @@ def main() -> None:
         maps, gt = at_resolution(d["maps"], d["gt"], cfg.eval_resolution)
         labels = d["labels"]
         rows[category], (fpr, pro) = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit)
+        if cfg.bootstrap:
+            reps[category] = replicates(d["scores"], labels, maps, gt, n=cfg.bootstrap,
+                                        seed=category_seed(0, category), fpr_limit=cfg.fpr_limit)
         x, y, _ = roc_curve(d["scores"], labels)
         rocs[category] = (x, y, rows[category]["image_auroc"])
         write_csv(pd.DataFrame({"fpr": x, "tpr": y}), paths.roc_csv(category))
@@ -55,17 +59,29 @@ def main() -> None:
         write_csv(losses[category], paths.loss_csv(category))
 
     table = results_table(rows, params.data.dataset)
-    save_json(paths.METRICS, {
+    metrics = list(rows[params.categories[0]])
+    summary = {
         # our metrics only: the table may also hold published reference columns
-        "mean": {k: round(float(table.loc["mean", k]), 6) for k in rows[params.categories[0]]},
+        "mean": {k: round(float(table.loc["mean", k]), 6) for k in metrics},
         "categories": {c: {k: round(float(v), 6) for k, v in r.items()} for c, r in rows.items()},
-    })
+    }
+    if reps:
+        ci = interval_table(reps, params.data.dataset, cfg.confidence)
+        table = table.join(ci)
+        bounds = lambda row: {k: {end: round(float(ci.loc[row, f"{k}_{end}"]), 6) for end in ("low", "high")}  # noqa: E731
+                              for k in metrics}
+        summary["ci"] = {"level": cfg.confidence, "resamples": cfg.bootstrap, "mean": bounds("mean"),
+                         "categories": {c: bounds(c) for c in rows}}
+    save_json(paths.METRICS, summary)
     atomic_write(paths.RESULTS_CSV, table.to_csv(float_format="%.6f").encode())
     protocol = (
         f"Dataset: {params.data.dataset}. Metrics in %. Evaluated at "
         + ("the ground-truth resolution (maps upsampled bilinearly, the official protocol)"
            if cfg.eval_resolution == "ground_truth" else "the model's resolution (masks downsampled)")
-        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories.\n\n"
+        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories."
+        + (f" In parentheses: {100 * cfg.confidence:g} % bootstrap intervals ({cfg.bootstrap} resamples of the test "
+           "images, normal and defective resampled separately; a mean's interval from the means of the resamples)."
+           if reps else "") + "\n\n"
     )
     md = protocol + markdown_table(table)
     if params.data.dataset == "mvtec_ad":

@@ -204,9 +204,16 @@ class AggregateConfig:
     # ground_truth: maps upsampled to the masks' resolution (the official protocol);
     # model: masks downsampled (area >= 1/2) to the maps' resolution (common, cheaper, not comparable)
     eval_resolution: Literal["ground_truth", "model"] = "ground_truth"
+    # stratified bootstrap resamples of the test images for the confidence intervals
+    # (ssae.bootstrap); 0: no intervals
+    bootstrap: int = 1000
+    confidence: float = 0.95  # level of the percentile intervals
 
     def __post_init__(self) -> None:
         check("fpr_limit", 0 < self.fpr_limit <= 1, f"must be in (0, 1], got {self.fpr_limit}")
+        check("bootstrap", self.bootstrap == 0 or self.bootstrap >= 100,
+              f"must be 0 (no intervals) or >= 100 (fewer cannot place a 95 % interval), got {self.bootstrap}")
+        check("confidence", 0 < self.confidence < 1, f"must be in (0, 1), got {self.confidence}")
 
 
 @dataclass(frozen=True)

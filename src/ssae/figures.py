@@ -59,19 +59,24 @@ def gallery(images: np.ndarray, recon: np.ndarray, maps: np.ndarray, gt: np.ndar
 
 def metric_bars(table: pd.DataFrame, labels: dict[str, str], path: Path) -> None:
     """Grouped bars: one group per row of ``table`` (categories and means), one bar per metric
-    column named in ``labels`` (column -> legend label), in %."""
+    column named in ``labels`` (column -> legend label), in %; with error bars where the table
+    has the metric's ``<column>_low`` and ``<column>_high`` (a confidence interval)."""
     cols = [c for c in labels if c in table.columns]
     fig = Figure(figsize=(1.6 + 1.3 * len(table), 4))
     ax = fig.subplots()
     x = np.arange(len(table))
     width = 0.8 / len(cols)
     for j, col in enumerate(cols):
-        ax.bar(x + (j - (len(cols) - 1) / 2) * width, 100 * table[col], width, label=labels[col])
+        err = None
+        if f"{col}_low" in table.columns:
+            err = 100 * np.abs(np.vstack([table[col] - table[f"{col}_low"], table[f"{col}_high"] - table[col]]))
+        ax.bar(x + (j - (len(cols) - 1) / 2) * width, 100 * table[col], width, label=labels[col],
+               yerr=err, error_kw={"elinewidth": 0.8, "capsize": 1.5})
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance (AUROC)")
     ax.set_xticks(x, table.index)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
-    ax.set_title("Metrics per category")
+    ax.set_title("Metrics per category" + (" (bars: confidence intervals)" if any(c.endswith("_low") for c in table.columns) else ""))
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=3)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
