@@ -53,13 +53,13 @@ def _check_counts(name: str, table, spec: CategorySpec) -> None:
                                f"found {'; '.join(detail)}")
 
 
-def _check_file(image: Path, mask: Path | None, side: int, root: Path) -> str | None:
+def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) -> str | None:
     """None if the image (and its mask) decode at the right size, else the reason."""
     try:
         with Image.open(image) as im:
             im.load()
             size = im.size
-        if size != (side, side):
+        if side is not None and size != (side, side):
             return f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
         if mask is not None:
             with Image.open(mask) as m:
@@ -71,19 +71,25 @@ def _check_file(image: Path, mask: Path | None, side: int, root: Path) -> str | 
     return None
 
 
-def verify_category(root: Path, spec: CategorySpec, name: str | None = None, workers: int = 4) -> None:
+def verify_category(root: Path, spec: CategorySpec | None, name: str | None = None, workers: int = 4) -> None:
     """Check an extracted category against ``spec``; raise ``DatasetError`` naming what is wrong.
 
-    Decodes every image and mask (threads: PIL releases the GIL while decoding).
+    Decodes every image and mask (threads: PIL releases the GIL while decoding). ``spec=None``
+    (a folder of one's own, ``data.dataset: folder``): no counts or sizes to meet, masks optional;
+    every file must still decode and every mask match its image's size.
     """
     root = Path(root)
     name = name or root.name
     if not root.is_dir():
         raise DatasetError(f"{name}: {root} does not exist")
     table = index_category(root)  # folders present, stems of images and masks pair up
-    _check_counts(name, table, spec)
+    if spec is not None:
+        unmasked = table[(table.label == 1) & table["mask"].isna()]
+        if len(unmasked):  # MVTec AD ships a mask for every defect image
+            raise DatasetError(f"{name}: no ground_truth/{unmasked.defect.iloc[0]} folder for {unmasked.image.iloc[0]}")
+        _check_counts(name, table, spec)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        problems = [p for p in pool.map(lambda r: _check_file(r.image, r.mask, spec.side, root),
+        problems = [p for p in pool.map(lambda r: _check_file(r.image, r.mask, spec and spec.side, root),
                                         table.itertuples()) if p]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
