@@ -5,6 +5,11 @@ bilinearly to the masks' resolution (the official MVTec protocol); `model` downs
 masks to the maps instead. Writes reports/metrics.json, reports/results.{csv,md}, DVC plot
 data under reports/plots/ (ROC, PRO and loss curves, one CSV per category) and figures under
 reports/figures/.
+
+Not every dataset supports every metric (``data.dataset: folder``): without masks the pixel
+metrics, with a good-only test set the image metrics are not available (null in metrics.json,
+"–" in the tables, an empty curve file). Precision, recall and F1 are those of the image
+decisions at the threshold the train stage calibrated on held-out normal training images.
 """
 
 from __future__ import annotations
@@ -43,29 +48,36 @@ def main() -> None:
         sizes.add(f"{d['gt'].shape[2]}x{d['gt'].shape[1]} px (model: {d['maps'].shape[2]} px)")
         maps, gt = at_resolution(d["maps"], d["gt"], cfg.eval_resolution)
         labels = d["labels"]
-        rows[category], (fpr, pro) = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit)
-        x, y, _ = roc_curve(d["scores"], labels)
-        rocs[category] = (x, y, rows[category]["image_auroc"])
+        rows[category], curve = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit, d["known"], d["threshold"])
+        x = y = []
+        if labels.any() and not labels.all():
+            x, y, _ = roc_curve(d["scores"], labels)
+            rocs[category] = (x, y, rows[category]["image_auroc"])
         write_csv(pd.DataFrame({"fpr": x, "tpr": y}), paths.roc_csv(category))
-        x, y = resample_curve(fpr, pro, cfg.fpr_limit)
-        pros[category] = (x, y, rows[category]["aupro"])
+        x = y = []
+        if curve is not None:
+            x, y = resample_curve(*curve, cfg.fpr_limit)
+            pros[category] = (x, y, rows[category]["aupro"])
         write_csv(pd.DataFrame({"fpr": x, "pro": y}), paths.pro_csv(category))
         log = pd.read_csv(paths.train_loss_tsv(category), sep="\t")
         losses[category] = pd.DataFrame({"epoch": log["step"] + 1, "loss": log["loss"]})
         write_csv(losses[category], paths.loss_csv(category))
 
     table = results_table(rows, params.data.dataset)
+    value = lambda v: None if pd.isna(v) else round(float(v), 6)  # noqa: E731  (null: not available)
     save_json(paths.METRICS, {
         # our metrics only: the table may also hold published reference columns
-        "mean": {k: round(float(table.loc["mean", k]), 6) for k in rows[params.categories[0]]},
-        "categories": {c: {k: round(float(v), 6) for k, v in r.items()} for c, r in rows.items()},
+        "mean": {k: value(table.loc["mean", k]) for k in rows[params.categories[0]]},
+        "categories": {c: {k: value(v) for k, v in r.items()} for c, r in rows.items()},
     })
     atomic_write(paths.RESULTS_CSV, table.to_csv(float_format="%.6f").encode())
     protocol = (
         f"Dataset: {params.data.dataset}. Metrics in %. Evaluated at "
         + ("the ground-truth resolution (maps upsampled bilinearly, the official protocol)"
            if cfg.eval_resolution == "ground_truth" else "the model's resolution (masks downsampled)")
-        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories.\n\n"
+        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories"
+        " (over those where a metric is available; –: not available, e.g. no masks). Precision, recall and F1 (@thr):"
+        " image decisions at the threshold calibrated on held-out normal training images (never the test set).\n\n"
     )
     md = protocol + markdown_table(table)
     if params.data.dataset == "mvtec_ad":

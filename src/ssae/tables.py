@@ -14,6 +14,10 @@ METRIC_LABELS = {
     "aupro": "AUPRO@0.3",
     "image_f1_max": "image F1-max",
     "pixel_ap": "pixel AP",
+    # image decisions at the threshold calibrated on held-out normal training images
+    "precision": "precision @thr",
+    "recall": "recall @thr",
+    "f1": "F1 @thr",
 }
 
 
