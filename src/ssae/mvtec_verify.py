@@ -54,20 +54,25 @@ def _check_counts(name: str, table, spec: CategorySpec) -> None:
 
 
 def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) -> str | None:
-    """None if the image (and its mask) decode at the right size, else the reason."""
-    try:
-        with Image.open(image) as im:
+    """None if the image (and its mask) decode at the right size, else the reason, naming the file."""
+    def decoded_size(path: Path) -> tuple[int, int]:
+        with Image.open(path) as im:
             im.load()
-            size = im.size
-        if side is not None and size != (side, side):
-            return f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
-        if mask is not None:
-            with Image.open(mask) as m:
-                m.load()
-                if m.size != size:
-                    return f"{mask.relative_to(root)} is {m.size[0]}x{m.size[1]} px but its image is {size[0]}x{size[1]}"
+            return im.size
+
+    try:
+        size = decoded_size(image)
     except (OSError, SyntaxError, ValueError) as e:  # what PIL raises for truncated or foreign files
-        return f"cannot decode {image.relative_to(root)}{'' if mask is None else ' or its mask'}: {e}"
+        return f"cannot decode {image.relative_to(root)}: {' '.join(str(e).split())}"
+    if side is not None and size != (side, side):
+        return f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
+    if mask is not None:
+        try:
+            m = decoded_size(mask)
+        except (OSError, SyntaxError, ValueError) as e:
+            return f"cannot decode {mask.relative_to(root)}: {' '.join(str(e).split())}"
+        if m != size:
+            return f"{mask.relative_to(root)} is {m[0]}x{m[1]} px but its image is {size[0]}x{size[1]}"
     return None
 
 
