@@ -174,3 +174,23 @@ def test_the_threshold_is_set_without_reading_the_test_set(repo, tmp_path):
     assert r.returncode == 0, r.stderr
     for name in ("calibration.json", "model.pt"):
         assert (work / "data/models/widget-A" / name).read_bytes() == (repo / "data/models/widget-A" / name).read_bytes()
+
+
+def test_onnxruntime_maps_equal_torch_maps(repo, tmp_path):
+    """The stated tolerance: maps and scores within 1e-5 absolute (measured: ~1e-7)."""
+    import torch
+
+    from ssae.deploy import OnnxScorer, export_onnx, load_deployed
+
+    deployed, info = load_deployed(repo / "data/models/plate_2", torch.device("cpu"))
+    export_onnx(deployed, info, tmp_path / "p.onnx")
+    scorer = OnnxScorer(tmp_path / "p.onnx")
+    assert scorer.info["calibration"]["threshold"] == info["calibration"]["threshold"]
+    for shape in ((2, 48, 36, 3), (1, 17, 90, 3), (1, 300, 200, 3)):  # any size, down and up
+        image = np.random.default_rng(len(shape)).integers(0, 256, shape, dtype=np.uint8)
+        with torch.no_grad():
+            ref = [t.numpy() for t in deployed(torch.from_numpy(image))]
+        got = scorer(image)
+        assert got[2].shape == shape[:3]
+        for a, b in zip(got, ref):
+            assert np.abs(a - b).max() < 1e-5
