@@ -1,6 +1,7 @@
 """Training throughput with and without the data path, and inference throughput.
 
 Usage: python benchmarks/bench_train.py [--sizes 128 256] [--device auto] [--batch 0] [--seconds 5]
+                                       [--reproducible] [--threads 0]
 
 For the model and training config of params.yaml, on random images and a random mask bank of
 the given size (the speed does not depend on the pixels):
@@ -12,7 +13,9 @@ the given size (the speed does not depend on the pixels):
 - ``data path only``: planning and building the batch alone;
 - ``inference``: eval-mode forward passes, as the score stage runs them.
 
-The data path's share of a step is 1 - (off / on) throughput. On CUDA the model runs as the
+The data path's share of a step is 1 - (off / on) throughput. ``--reproducible`` runs as the
+stages do with ``runtime.reproducible: true`` (CPU: AVX2 kernels, ``--threads`` threads, 2 if
+not given); without it, the machine's fastest kernels and ``--threads`` (0: all cores). On CUDA the model runs as the
 train stage runs it there (bfloat16 autocast and channels-last when ``train.amp``); timings are
 synchronised with the device.
 """
@@ -46,12 +49,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=0, help="images per batch (0: 64 on CUDA, train.batch_size on CPU)")
     ap.add_argument("--seconds", type=float, default=5.0, help="timing budget per measurement")
     ap.add_argument("--images", type=int, default=256, help="training images (random) held on the device")
+    ap.add_argument("--reproducible", action="store_true", help="runtime.reproducible: true (pinned kernels and threads)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: 2 reproducible, else all cores)")
     args = ap.parse_args()
-    device = runtime.setup(0, args.device, reproducible=False)  # the fastest kernels
+    threads = args.threads if args.threads is not None else (2 if args.reproducible else 0)
+    device = runtime.setup(0, args.device, reproducible=args.reproducible, threads=threads)
     params = load_params()
     amp = params.train.amp and device.type == "cuda"
     bs = args.batch or (64 if device.type == "cuda" else params.train.batch_size)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.backends.cpu.get_cpu_capability()} kernels), {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; batch {bs}; amp {amp}")
     print(f"{'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} {'data share':>10} {'inference':>10}  (img/s)")
     for size in args.sizes:

@@ -268,7 +268,7 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         for method in args.methods:
-            device = runtime.setup(seed, args.device)
+            device = runtime.setup(seed, args.device, reproducible=False, threads=0)
             budget = args.minutes * 60 if args.minutes is not None and method == "draem" else float("inf")
             deadline = time.perf_counter() + budget
             if method == "draem":

@@ -5,6 +5,11 @@ bilinearly to the masks' resolution (the official MVTec protocol); `model` downs
 masks to the maps instead. Writes reports/metrics.json, reports/results.{csv,md}, DVC plot
 data under reports/plots/ (ROC, PRO and loss curves, one CSV per category) and figures under
 reports/figures/.
+
+Not every dataset supports every metric (``data.dataset: folder``): without masks the pixel
+metrics, with a good-only test set the image metrics are not available (null in metrics.json,
+"–" in the tables, an empty curve file). Precision, recall and F1 are those of the image
+decisions at the threshold the train stage calibrated on held-out normal training images.
 """
 
 from __future__ import annotations
@@ -44,15 +49,19 @@ def main() -> None:
         sizes.add(f"{d['gt'].shape[2]}x{d['gt'].shape[1]} px (model: {d['maps'].shape[2]} px)")
         maps, gt = at_resolution(d["maps"], d["gt"], cfg.eval_resolution)
         labels = d["labels"]
-        rows[category], (fpr, pro) = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit)
+        rows[category], curve = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit, d["known"], d["threshold"])
         if cfg.bootstrap:
-            reps[category] = replicates(d["scores"], labels, maps, gt, n=cfg.bootstrap,
-                                        seed=category_seed(0, category), fpr_limit=cfg.fpr_limit)
-        x, y, _ = roc_curve(d["scores"], labels)
-        rocs[category] = (x, y, rows[category]["image_auroc"])
+            reps[category] = replicates(d["scores"], labels, maps, gt, n=cfg.bootstrap, seed=category_seed(0, category),
+                                        fpr_limit=cfg.fpr_limit, known=d["known"], threshold=d["threshold"])
+        x = y = []
+        if labels.any() and not labels.all():
+            x, y, _ = roc_curve(d["scores"], labels)
+            rocs[category] = (x, y, rows[category]["image_auroc"])
         write_csv(pd.DataFrame({"fpr": x, "tpr": y}), paths.roc_csv(category))
-        x, y = resample_curve(fpr, pro, cfg.fpr_limit)
-        pros[category] = (x, y, rows[category]["aupro"])
+        x = y = []
+        if curve is not None:
+            x, y = resample_curve(*curve, cfg.fpr_limit)
+            pros[category] = (x, y, rows[category]["aupro"])
         write_csv(pd.DataFrame({"fpr": x, "pro": y}), paths.pro_csv(category))
         log = pd.read_csv(paths.train_loss_tsv(category), sep="\t")
         losses[category] = pd.DataFrame({"epoch": log["step"] + 1, "loss": log["loss"]})
@@ -60,15 +69,16 @@ def main() -> None:
 
     table = results_table(rows, params.data.dataset)
     metrics = list(rows[params.categories[0]])
+    value = lambda v: None if pd.isna(v) else round(float(v), 6)  # noqa: E731  (null: not available)
     summary = {
         # our metrics only: the table may also hold published reference columns
-        "mean": {k: round(float(table.loc["mean", k]), 6) for k in metrics},
-        "categories": {c: {k: round(float(v), 6) for k, v in r.items()} for c, r in rows.items()},
+        "mean": {k: value(table.loc["mean", k]) for k in metrics},
+        "categories": {c: {k: value(v) for k, v in r.items()} for c, r in rows.items()},
     }
     if reps:
         ci = interval_table(reps, params.data.dataset, cfg.confidence)
         table = table.join(ci)
-        bounds = lambda row: {k: {end: round(float(ci.loc[row, f"{k}_{end}"]), 6) for end in ("low", "high")}  # noqa: E731
+        bounds = lambda row: {k: {end: value(ci.loc[row].get(f"{k}_{end}")) for end in ("low", "high")}  # noqa: E731
                               for k in metrics}
         summary["ci"] = {"level": cfg.confidence, "resamples": cfg.bootstrap, "mean": bounds("mean"),
                          "categories": {c: bounds(c) for c in rows}}
@@ -78,7 +88,9 @@ def main() -> None:
         f"Dataset: {params.data.dataset}. Metrics in %. Evaluated at "
         + ("the ground-truth resolution (maps upsampled bilinearly, the official protocol)"
            if cfg.eval_resolution == "ground_truth" else "the model's resolution (masks downsampled)")
-        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories."
+        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories"
+        " (over those where a metric is available; –: not available, e.g. no masks). Precision, recall and F1 (@thr):"
+        " image decisions at the threshold calibrated on held-out normal training images (never the test set)."
         + (f" In parentheses: {100 * cfg.confidence:g} % bootstrap intervals ({cfg.bootstrap} resamples of the test "
            "images, normal and defective resampled separately; a mean's interval from the means of the resamples)."
            if reps else "") + "\n\n"

@@ -4,6 +4,8 @@ data.dataset = embedded: build the offline benchmark from scikit-image photos.
 data.dataset = mvtec_ad: get the selected categories from data.mvtec.source (remote mirrors
 with a download cache, a local archive, or an extracted directory), verified against the
 official counts, every mask paired and every file decoded.
+data.dataset = folder: the selected categories of data.folder.root (any names, counts and
+sizes; masks optional), every file decoded and every mask paired, then linked like a directory.
 The result appears under data/raw only once complete (built in a temporary folder, renamed);
 on any failure nothing is left there and the stage exits 2 with a one-line error. The
 temporary folders of a killed run (data/.raw.*) are removed by the next one.
@@ -23,6 +25,7 @@ from ssae.artifacts import umask_mode
 from ssae.cli import fail, params_or_exit
 from ssae.layout import DatasetError, index_category
 from ssae.embedded import build
+from ssae.folder_source import acquire_folder
 from ssae.http_download import DownloadError
 
 app = typer.Typer(add_completion=False)
@@ -39,6 +42,8 @@ def main() -> None:
     try:
         if params.data.dataset == "embedded":
             build(params.categories, params.data.embedded, params.seed, tmp)
+        elif params.data.dataset == "folder":
+            acquire_folder(params.data.folder, params.categories, tmp)
         else:
             acquire_mvtec(params.data.mvtec, params.categories, tmp, protected=paths.RAW)
         for category in params.categories:

@@ -1,18 +1,25 @@
 """Stage `score`: anomaly maps of one category's test set.
 
 Writes data/scores/<category>.npz (float16 maps at model resolution, float32 image scores,
-labels, defect types, file names, bit-packed ground-truth masks at their own resolution) and
-reports/figures/gallery_<category>.png (input | reconstruction | anomaly map | ground truth
-of the highest- and lowest-scored images of every defect type).
+labels, defect types, file names, bit-packed ground-truth masks, which images have known ground
+truth, and the model's calibrated threshold) and reports/figures/gallery_<category>.png (input |
+reconstruction | anomaly map | ground truth of the highest- and lowest-scored images of every
+defect type).
+
+The anomaly map (kind and smoothing) and the threshold are the model folder's
+(calibration.json), fixed when the model was trained. Ground truth is stored at the test
+images' resolution when they all share one, else at the model's (masks resized, nearest).
+A defect image without a mask has unknown ground truth (``known`` False): pixel metrics skip it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import typer
+from PIL import Image
 
 from ssae import paths, runtime
-from ssae.checkpoint import load_model
+from ssae.checkpoint import load_calibration, load_model
 from ssae.cli import fail, start
 from ssae.figures import gallery
 from ssae.layout import DatasetError, image_shape, load_images, load_mask
@@ -22,24 +29,38 @@ from ssae.scoring import anomaly_maps, image_scores, reconstruct
 app = typer.Typer(add_completion=False)
 
 
+def ground_truth(test, size: int) -> np.ndarray:
+    """(N, H, W) bool masks of the test rows, at their images' common size, else at ``size``."""
+    shapes = [image_shape(p) for p in test.image]
+    common = shapes[0] if len(set(shapes)) == 1 else (size, size)
+    out = np.zeros((len(test), *common), bool)
+    for i, (mask, shape) in enumerate(zip(test["mask"], shapes)):
+        m = load_mask(mask, shape)
+        if m.shape != common:
+            m = np.asarray(Image.fromarray(m).resize(common[::-1], Image.NEAREST))
+        out[i] = m
+    return out
+
+
 @app.command()
 def main(category: str = typer.Option(..., help="Category to score.")) -> None:
-    """Score the category's test images (reads params.yaml: score)."""
+    """Score the category's test images (reads params.yaml: score.batch_size, score.gallery_per_type, score.device, runtime)."""
     params, table, device = start(category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads))
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
+    cal, map_kind, sigma = load_calibration(paths.model_calibration(category))
     images = load_images(list(test.image), size)
     recon = reconstruct(model, images, params.score.batch_size, device)
-    maps = anomaly_maps(images, recon, params.score.sigma, params.score.map)
+    maps = anomaly_maps(images, recon, sigma, map_kind)
     scores = image_scores(maps)
-    shape = image_shape(test.image[0])
     try:
-        gt = np.stack([load_mask(m, shape) for m in test["mask"]])
+        gt = ground_truth(test, size)
     except DatasetError as e:
         raise fail(str(e)) from None
+    known = (test.label == 0).to_numpy() | test["mask"].notna().to_numpy()
     save_scores(paths.scores_file(category), maps=maps, scores=scores, labels=test.label.to_numpy(np.uint8),
                 defects=test.defect.to_numpy(str), names=np.array([f"{d}/{p.name}" for d, p in zip(test.defect, test.image)]),
-                gt=gt)
+                gt=gt, known=known, threshold=cal.threshold)
     picks, captions = [], []
     for defect, group in test.assign(score=scores).groupby("defect", sort=True):
         ranked = group.sort_values("score", ascending=False).index
@@ -49,7 +70,8 @@ def main(category: str = typer.Option(..., help="Category to score.")) -> None:
             captions.append(f"{defect} {test.image[i].name}\n{rank} score {scores[i]:.4f}")
     gallery(images[picks], recon[picks], maps[picks], gt[picks], captions, paths.gallery_png(category),
             title=f"{category}: highest- and lowest-scored image of each defect type")
-    print(f"{category}: {len(test)} test images scored at {size} px")
+    flagged = int(cal.decide(scores).sum())
+    print(f"{category}: {len(test)} test images scored at {size} px; {flagged} above the threshold {cal.threshold:.6g}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
-"""Stage `train`: train one category's SDC-CCM autoencoder; a killed run resumes.
+"""Stage `train`: train one category's SDC-CCM autoencoder and calibrate its threshold; a killed
+run resumes.
 
-Writes data/models/<category>/model.pt and meta.json (``ssae.checkpoint``: the checkpoint
-explains itself), and the per-epoch loss through DVCLive to reports/train/<category>/.
+Writes data/models/<category>/model.pt, meta.json (``ssae.checkpoint``: the checkpoint explains
+itself) and calibration.json, and the per-epoch loss through DVCLive to reports/train/<category>/.
+
+Calibration (``ssae.calibration``): train.holdout of the normal training images (seeded by seed
+and category) are not trained on; after training they are scored with the anomaly map of
+score.map and score.sigma, and the threshold is the train.threshold_quantile quantile of their
+scores. This stage reads train/good only: the test set never sets the threshold.
 
 Resuming: after every epoch the full training state goes to data/checkpoints/<category>.pt,
 which is not a DVC output (DVC deletes outputs before it runs a stage). The state carries a
@@ -19,9 +25,11 @@ from dvclive import Live
 from ssae import paths, runtime
 from ssae.artifacts import load_npz, unpack_masks
 from ssae.augment import augment_policy
-from ssae.checkpoint import load_state, run_key, save_model, save_state
+from ssae.calibration import calibrate, holdout_split
+from ssae.checkpoint import load_state, run_key, save_calibration, save_model, save_state
 from ssae.cli import fail, start
 from ssae.layout import load_images
+from ssae.scoring import anomaly_maps, image_scores, reconstruct
 from ssae.training import train
 
 app = typer.Typer(add_completion=False)
@@ -29,10 +37,15 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def main(category: str = typer.Option(..., help="Category to train.")) -> None:
-    """Train on the category's normal images (reads params.yaml: seed, train)."""
+    """Train on the category's normal images (reads params.yaml: seed, train, score.map, score.sigma, runtime)."""
     params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads))
     cfg = params.train
-    images = load_images(list(table[table.split == "train"].image), cfg.image_size)
+    normal = list(table[table.split == "train"].image)
+    try:
+        fit, held = holdout_split(len(normal), cfg.holdout, params.seed, category)
+    except ValueError as e:
+        raise fail(f"{paths.raw_category(category) / 'train' / 'good'}: {e}") from None
+    images = load_images([normal[i] for i in fit], cfg.image_size)
     bank = unpack_masks(**load_npz(paths.masks_file(category)))
     if bank.shape[1:] != (cfg.image_size, cfg.image_size):
         raise fail(f"{paths.masks_file(category)} holds {bank.shape[1]}-px masks, train.image_size is {cfg.image_size}: re-run the masks stage")
@@ -54,7 +67,14 @@ def main(category: str = typer.Option(..., help="Category to train.")) -> None:
 
     save_model(model, paths.model_weights(category), paths.model_meta(category), category=category, seed=params.seed,
                cfg=cfg, policy=policy, device=device, n_train_images=len(images), losses=losses)
+    heldout = load_images([normal[i] for i in held], cfg.image_size)
+    maps = anomaly_maps(heldout, reconstruct(model, heldout, cfg.batch_size, device), params.score.sigma, params.score.map)
+    cal = calibrate(image_scores(maps), cfg.threshold_quantile)
+    save_calibration(paths.model_calibration(category), cal, map_kind=params.score.map, sigma=params.score.sigma,
+                     heldout_images=[f"train/good/{normal[i].name}" for i in held])
     paths.checkpoint_file(category).unlink(missing_ok=True)
+    print(f"{category}: trained on {len(images)} normal images; threshold {cal.threshold:.6g} = quantile "
+          f"{cfg.threshold_quantile} of {len(held)} held-out normal images' scores")
 
 
 if __name__ == "__main__":

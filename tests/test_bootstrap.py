@@ -33,13 +33,14 @@ def resampled_metrics(test_set, w: np.ndarray) -> dict[str, float]:
     """The exact metrics of the test set with image i repeated w[i] times."""
     scores, labels, maps, masks = test_set
     idx = np.repeat(np.arange(len(w)), w.astype(int))
-    return evaluate(scores[idx], labels[idx], maps[idx], masks[idx], 0.3)[0]
+    return evaluate(scores[idx], labels[idx], maps[idx], masks[idx], 0.3, threshold=float(np.median(scores)))[0]
 
 
 def replicate(test_set, w: np.ndarray) -> dict[str, float]:
     scores, labels, maps, masks = test_set
     w = w[None, :]
     return {"image_auroc": bs.image_auroc(scores, labels, w)[0], "image_f1_max": bs.image_f1_max(scores, labels, w)[0],
+            **{k: v[0] for k, v in bs.at_threshold(scores, labels, float(np.median(scores)), w).items()},
             **{k: v[0] for k, v in bs.pixel_metrics(bs.pixel_counts(maps, masks, 4096), w, 0.3).items()}}
 
 
@@ -49,7 +50,8 @@ def test_a_replicate_equals_the_exact_metrics_of_its_resample(test_set):
     for w in [np.ones(len(labels)), *draws]:
         want, got = resampled_metrics(test_set, w), replicate(test_set, w)
         assert got["image_auroc"] == pytest.approx(want["image_auroc"], abs=1e-12)  # exact
-        assert got["image_f1_max"] == pytest.approx(want["image_f1_max"], abs=1e-12)
+        for k in ("image_f1_max", "precision", "recall", "f1"):
+            assert got[k] == pytest.approx(want[k], abs=1e-12), k
         for k in ("pixel_auroc", "aupro", "pixel_ap"):  # the threshold grid
             assert got[k] == pytest.approx(want[k], abs=2e-4), k
 
@@ -66,13 +68,25 @@ def test_replicates_depend_on_the_seed_only(test_set):
     a = bs.replicates(*test_set, n=200, seed=3, fpr_limit=0.3)
     b = bs.replicates(*test_set, n=200, seed=3, fpr_limit=0.3)
     c = bs.replicates(*test_set, n=200, seed=4, fpr_limit=0.3)
-    assert all(np.array_equal(a[k], b[k]) for k in bs.METRICS)
+    assert set(a) == set(bs.METRICS) - {"precision", "recall", "f1"}  # no threshold given
+    assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["image_auroc"], c["image_auroc"])
     exact = resampled_metrics(test_set, np.ones(len(test_set[1])))
-    for k in bs.METRICS:  # a 95 % interval around the full test set's value, not a point
+    for k in a:  # a 95 % interval around the full test set's value, not a point
         lo, hi = bs.interval(a[k], 0.95)
         assert lo < exact[k] < hi or (k == "image_f1_max" and lo <= exact[k] <= hi), k
         assert hi - lo > 0.005, k
+
+
+def test_only_the_metrics_the_data_supports(test_set):
+    scores, labels, maps, masks = test_set
+    known = np.zeros(len(labels), bool)  # no masks at all: image metrics only
+    reps = bs.replicates(scores, labels, maps, masks, n=100, seed=0, fpr_limit=0.3, known=known, threshold=0.5)
+    assert set(reps) == {"image_auroc", "image_f1_max", "precision", "recall", "f1"}
+    good = ~labels  # a good-only test set: decisions only, recall and F1 undefined
+    reps = bs.replicates(scores[good], labels[good], maps[good], masks[good], n=100, seed=0, fpr_limit=0.3,
+                         threshold=float(np.median(scores)))
+    assert set(reps) == {"precision", "recall", "f1"} and np.isnan(reps["recall"]).all()
 
 
 def test_category_seeds_differ_per_category_and_are_stable():
@@ -91,4 +105,7 @@ def test_interval_table_and_markdown_cells():
     md = markdown_table(table)
     assert "| a | 60.0 (50.5–69.5) |" in md and "| mean | 70.0 (60.5–79.5) |" in md
     assert "_low" not in md and "_high" not in md
+    # a metric only one category has: the mean's interval is that category's
+    ci = interval_table({"a": {"aupro": np.linspace(0.1, 0.3, 1001)}, "b": {}}, "embedded", 0.95)
+    assert ci.loc["mean", "aupro_low"] == ci.loc["a", "aupro_low"] and np.isnan(ci.loc["b", "aupro_low"])
     assert markdown_table(pd.DataFrame({"image_auroc": [0.6]}, index=["a"])).splitlines()[2] == "| a | 60.0 |"

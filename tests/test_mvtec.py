@@ -1,6 +1,7 @@
 """Verification of an MVTec AD tree against the expected counts, and the greyscale quirk."""
 
 import os
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -38,7 +39,9 @@ def test_a_real_layout_category_passes_with_the_official_counts(toothbrush):
      r"bottle: 2 test anomalous images, expected 3 \(1 missing\); found test/combined: 1; test/scratch: 1 "
      r"\(missing \['000'\]\)"),
     (lambda r: (r / "ground_truth/scratch/001_mask.png").unlink(),
-     r"bottle/scratch: images without a mask in .*: \['001'\]"),
+     r"bottle/scratch: images without a mask in .*: \['001.png'\]"),
+    (lambda r: shutil.rmtree(r / "ground_truth/scratch"),
+     r"bottle: no ground_truth/scratch folder for .*test/scratch/000.png"),
     (lambda r: (r / "ground_truth/combined/000_mask.png").rename(r / "ground_truth/combined/005_mask.png"),
      r"bottle/combined: images without a mask"),
     (lambda r: (r / "test/scratch/001.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated"),

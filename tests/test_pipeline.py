@@ -78,6 +78,7 @@ def test_repro_writes_every_artifact(repo):
         assert (repo / f"data/masks/{c}.npz").is_file()
         meta = json.loads((repo / f"data/models/{c}/meta.json").read_text())
         assert meta["train"]["epochs"] == 1 and meta["seed"] == p.seed and meta["n_params"] > 0
+        assert meta["n_train_images"] == 5  # 6 normal images, 1 held out for the threshold
         scores = load_npz(repo / f"data/scores/{c}.npz")
         n = 3 + 6
         assert scores["maps"].shape == (n, 32, 32) and scores["maps"].dtype == np.float16
@@ -90,10 +91,12 @@ def test_repro_writes_every_artifact(repo):
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics["categories"]) == set(p.categories)
     for c, row in metrics["categories"].items():
-        assert set(row) == {"image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap"}
-        assert all(0 <= v <= 1 for v in row.values())
-    for k, v in metrics["mean"].items():
-        assert v == pytest.approx(np.mean([r[k] for r in metrics["categories"].values()]), abs=2e-6)
+        assert set(row) == {"image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap", "precision", "recall", "f1"}
+        assert all(v is None or 0 <= v <= 1 for v in row.values())
+        assert row["recall"] is not None  # every embedded category has anomalous test images
+    for k, v in metrics["mean"].items():  # over the categories where the metric is available
+        values = [r[k] for r in metrics["categories"].values() if r[k] is not None]
+        assert v == (pytest.approx(np.mean(values), abs=2e-6) if values else None)
     table = (repo / "reports/results.md").read_text()
     assert "| mean |" in table and "48x48 px" in table
     for f in ("metrics_bars", "roc", "train_loss"):
@@ -122,3 +125,37 @@ def test_experiment_and_metrics_diff(repo):
     assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
+
+
+def test_seeds_run_as_experiments_and_tabulate(repo):
+    commit(repo, "baseline of the seed runs")
+    params = (repo / "params.yaml").read_bytes()
+    out = run([sys.executable, "-m", "ssae.seeds", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"], repo)
+    assert (repo / "params.yaml").read_bytes() == params  # --temp: the workspace is left alone
+    record = json.loads((repo / "reports/seeds/tiny.json").read_text())
+    assert record["overrides"] == ["train.epochs=1"] and set(record["seeds"]) == {"0", "1"}
+    s0, s1 = (record["seeds"][s]["categories"]["brick"] for s in ("0", "1"))
+    assert s0 != s1  # the seed changes the result
+    assert "| **mean** |" in out and " ± " in out
+    head = run(["git", "rev-parse", "HEAD"], repo).strip()
+    refs = run(["git", "for-each-ref", "--format=%(refname)", f"refs/exps/{head[:2]}/{head[2:]}"], repo).split()
+    assert {r.rsplit("/", 1)[1] for r in refs} >= {"tiny-seed0", "tiny-seed1"}
+    (repo / "reports/seeds/other.json").write_text(json.dumps(record | {"name": "other"}))
+    table = run([sys.executable, "-m", "ssae.seeds", "table", "tiny", "other"], repo)
+    assert "| tiny | `train.epochs=1` | 2 |" in table and "| other |" in table
+    assert "+0.0 " in table or "+0.0 |" in table  # the same runs: no difference, not significant
+
+
+def test_push_fresh_clone_pull_reproduces_without_recomputing(repo, tmp_path):
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "modify", "--local", "shared", "url", str(remote)], repo)
+    run(["dvc", "push"], repo)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    run(["dvc", "remote", "modify", "--local", "shared", "url", str(remote)], clone)
+    run(["dvc", "pull"], clone)
+    assert "up to date" in run(["dvc", "status"], clone)
+    for f in ("data/models/brick/model.pt", "data/scores/tissue.npz", "data/masks/brick.npz"):
+        assert (clone / f).read_bytes() == (repo / f).read_bytes(), f
+    out = run(["dvc", "repro"], clone)
+    assert "Running stage" not in out

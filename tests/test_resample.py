@@ -56,12 +56,14 @@ def test_the_score_file_round_trips(tmp_path):
     gt = rng.random((3, 10, 12)) > 0.7
     arrays = dict(maps=rng.random((3, 4, 4)).astype(np.float32), scores=np.array([0.1, 0.5, 0.2]),
                   labels=np.array([0, 1, 1]), defects=np.array(["good", "crack", "hole"]),
-                  names=np.array(["good/000.png", "crack/000.png", "hole/000.png"]), gt=gt)
+                  names=np.array(["good/000.png", "crack/000.png", "hole/000.png"]), gt=gt,
+                  known=np.array([True, True, False]), threshold=0.3)
     save_scores(tmp_path / "s.npz", **arrays)
     d = load_scores(tmp_path / "s.npz")
     assert d["maps"].dtype == np.float16 and np.allclose(d["maps"], arrays["maps"], atol=1e-3)
     assert d["scores"].dtype == np.float32 and d["labels"].tolist() == [False, True, True]
     assert np.array_equal(d["gt"], gt) and d["names"].tolist() == arrays["names"].tolist()
+    assert d["known"].tolist() == [True, True, False] and d["threshold"] == 0.3
 
 
 def test_the_aggregate_stage_does_not_import_torch():

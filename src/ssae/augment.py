@@ -3,7 +3,8 @@
 ``train.augment: auto`` resolves per category through ``AUGMENT``: flips and quarter turns
 leave an isotropic texture's statistics unchanged; oriented textures (brick courses, wood
 grain) keep their orientation under flips and half turns only; objects have a pose, so they
-get nothing. The transforms run batched on the training device (``dihedral``); which one a
+get nothing; so does any other category (a folder of one's own: its images may have a pose;
+set ``train.augment`` to ``flip`` or ``flip_rot`` for a texture). The transforms run batched on the training device (``dihedral``); which one a
 sample takes is drawn with the rest of its corruption plan (``ssae.corruption.plan_batch``).
 """
 
@@ -14,7 +15,8 @@ import torch
 
 from ssae.mvtec import OBJECTS
 
-AUGMENT = {"brick": "flip", "wood": "flip"} | {c: "none" for c in OBJECTS}
+AUGMENT = ({"brick": "flip", "wood": "flip"} | {c: "none" for c in OBJECTS}
+           | {c: "flip_rot" for c in ("carpet", "grid", "leather", "tile", "grass", "gravel", "tissue")})
 
 # policy -> the dihedral transforms it draws from: (k quarter turns, flip?)
 TRANSFORMS = {
@@ -25,9 +27,9 @@ TRANSFORMS = {
 
 
 def augment_policy(setting: str, category: str) -> str:
-    """``train.augment`` for one category: ``auto`` resolves through ``AUGMENT`` (default
-    ``flip_rot``: the remaining categories are isotropic textures)."""
-    return AUGMENT.get(category, "flip_rot") if setting == "auto" else setting
+    """``train.augment`` for one category: ``auto`` resolves through ``AUGMENT`` (``none`` for a
+    category it does not list)."""
+    return AUGMENT.get(category, "none") if setting == "auto" else setting
 
 
 def dihedral(x: torch.Tensor, transform: np.ndarray, policy: str) -> torch.Tensor:

@@ -6,8 +6,9 @@ recomputes every metric on that multiset. A replicate is a row of multiplicities
 count per test image), so every metric becomes a weighted count and all replicates are a few
 matrix products, not a Python loop:
 
-- image AUROC and image F1-max are exact: the Mann-Whitney sum ``w_pos^T K w_neg`` over the
-  (pos x neg) comparison matrix ``K``, and weighted cumulative counts over the sorted scores;
+- image AUROC, image F1-max and precision / recall / F1 at the calibrated threshold are exact:
+  the Mann-Whitney sum ``w_pos^T K w_neg`` over the (pos x neg) comparison matrix ``K``, and
+  weighted (cumulative) counts over the sorted scores;
 - pixel AUROC, AUPRO and pixel AP are evaluated at a fixed grid of thresholds (the quantiles
   of the normal and of the defect pixels, ``grid`` of each): per image, the pixels and the
   regions' pixels at or above each threshold are counted once, and a replicate's curves are
@@ -24,7 +25,7 @@ import zlib
 import numpy as np
 from scipy import ndimage
 
-METRICS = ("image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap")
+METRICS = ("image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap", "precision", "recall", "f1")
 
 
 def multiplicities(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -33,7 +34,8 @@ def multiplicities(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     labels = np.asarray(labels, bool)
     w = np.zeros((n, len(labels)))
     for group in (np.flatnonzero(~labels), np.flatnonzero(labels)):
-        w[:, group] = rng.multinomial(len(group), np.full(len(group), 1 / len(group)), size=n)
+        if len(group):
+            w[:, group] = rng.multinomial(len(group), np.full(len(group), 1 / len(group)), size=n)
     return w
 
 
@@ -56,6 +58,17 @@ def image_f1_max(scores: np.ndarray, labels: np.ndarray, w: np.ndarray) -> np.nd
     fp = np.cumsum(ws * ~y, axis=1)[:, last]
     p = (ws * y).sum(1, keepdims=True)
     return (2 * tp / (tp + fp + p)).max(1)
+
+
+def at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float, w: np.ndarray) -> dict[str, np.ndarray]:
+    """(B,) precision, recall and F1 of the decision score > ``threshold`` for each row of
+    ``w`` (B, N); NaN where undefined, as ``calibration.precision_recall_f1``."""
+    flagged, labels = np.asarray(scores) > threshold, np.asarray(labels, bool)
+    tp, n_flagged, n_pos = w @ (flagged & labels), w @ flagged, w @ labels
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"precision": np.where(n_flagged > 0, tp / n_flagged, np.nan),
+                "recall": np.where(n_pos > 0, tp / n_pos, np.nan),
+                "f1": np.where(n_pos > 0, 2 * tp / (n_flagged + n_pos), np.nan)}
 
 
 def _grid(maps: np.ndarray, masks: np.ndarray, n: int) -> np.ndarray:
@@ -124,12 +137,26 @@ def pixel_metrics(c: dict[str, np.ndarray], w: np.ndarray, fpr_limit: float) -> 
 
 
 def replicates(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray, masks: np.ndarray, *,
-               n: int, seed: int, fpr_limit: float, grid: int = 4096) -> dict[str, np.ndarray]:
+               n: int, seed: int, fpr_limit: float, known: np.ndarray | None = None,
+               threshold: float | None = None, grid: int = 4096) -> dict[str, np.ndarray]:
     """{metric: (n,) values} over ``n`` stratified resamples of the test images; the resamples
-    are a function of ``seed`` only (the same draw for every metric)."""
+    are a function of ``seed`` only (the same draw for every metric). The metrics are those
+    ``metrics.evaluate`` can compute on the same arguments: image metrics with normal and
+    anomalous images, pixel metrics on the ``known`` images (N,) bool with defect and normal
+    pixels, precision / recall / F1 with a ``threshold``."""
+    labels = np.asarray(labels, bool)
+    known = np.ones(len(labels), bool) if known is None else np.asarray(known, bool)
+    masks = np.asarray(masks, bool)
     w = multiplicities(labels, n, np.random.default_rng(seed))
-    return {"image_auroc": image_auroc(scores, labels, w), "image_f1_max": image_f1_max(scores, labels, w),
-            **pixel_metrics(pixel_counts(maps, masks, grid), w, fpr_limit)}
+    reps = {}
+    if labels.any() and not labels.all():
+        reps |= {"image_auroc": image_auroc(scores, labels, w), "image_f1_max": image_f1_max(scores, labels, w)}
+    gt = masks[known]
+    if gt.any() and not gt.all():
+        reps |= pixel_metrics(pixel_counts(np.asarray(maps)[known], gt, grid), w[:, known], fpr_limit)
+    if threshold is not None:
+        reps |= at_threshold(scores, labels, threshold, w)
+    return reps
 
 
 def category_seed(seed: int, category: str) -> int:
@@ -138,6 +165,7 @@ def category_seed(seed: int, category: str) -> int:
 
 
 def interval(values: np.ndarray, level: float) -> tuple[float, float]:
-    """The percentile interval of bootstrap replicates at confidence ``level`` (e.g. 0.95)."""
-    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    """The percentile interval of bootstrap replicates at confidence ``level`` (e.g. 0.95);
+    replicates where the metric is undefined (NaN) are left out."""
+    lo, hi = np.nanquantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)

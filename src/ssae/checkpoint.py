@@ -1,9 +1,11 @@
 """The trained model on disk, and the resumable state of an unfinished training run.
 
-A model is ``model.pt`` (its state_dict) and ``meta.json``: the category, seed, full training
+A model is ``model.pt`` (its state_dict), ``meta.json`` (the category, seed, full training
 config, resolved augmentation, device, parameter count, FLOPs per image, number of training
-images and final loss, so the checkpoint explains itself; ``load_model`` rebuilds the model
-from meta.json alone.
+images and final loss, so the checkpoint explains itself) and ``calibration.json`` (how its
+anomaly map is computed, ``score.map`` and ``score.sigma``, and the threshold and
+normalisation from held-out normal images, ``ssae.calibration``); ``load_model`` rebuilds the
+model from meta.json alone, and a model folder is all ``predict`` needs.
 
 The training state (``save_state``/``load_state``) is the dict of ``training.train``'s
 snapshot plus a ``key``: the SHA-256 of everything that determines the run (``run_key``). A
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from ssae.artifacts import save_json, save_state_dict
+from ssae.calibration import Calibration
 from ssae.config import ModelConfig, TrainConfig
 from ssae.schema import as_dict, from_dict
 from ssae.model import SDCCCM, count_flops, count_params
@@ -86,3 +89,17 @@ def load_model(weights: Path, meta_file: Path, device: torch.device) -> tuple[SD
     model = SDCCCM(from_dict(ModelConfig, meta["train"]["model"], "model."))
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.to(device).eval(), int(meta["train"]["image_size"])
+
+
+def save_calibration(path: Path, cal: Calibration, *, map_kind: str, sigma: float, heldout_images: list[str]) -> None:
+    """Write the anomaly-map recipe and the calibration (threshold, scale, held-out scores)."""
+    save_json(path, {"map": map_kind, "sigma": sigma, "threshold": cal.threshold, "scale": cal.scale,
+                     "quantile": cal.quantile,
+                     "heldout": {"images": heldout_images, "scores": list(cal.heldout_scores)}})
+
+
+def load_calibration(path: Path) -> tuple[Calibration, str, float]:
+    """(calibration, anomaly map kind, sigma) of ``save_calibration``."""
+    d = json.loads(Path(path).read_text())
+    cal = Calibration(float(d["threshold"]), float(d["scale"]), float(d["quantile"]), tuple(d["heldout"]["scores"]))
+    return cal, str(d["map"]), float(d["sigma"])

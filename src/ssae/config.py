@@ -8,6 +8,7 @@ raises ``ConfigError`` naming the key (e.g. ``params.yaml: train.epochs: must be
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,12 +63,22 @@ class MvtecConfig:
 
 
 @dataclass(frozen=True)
+class FolderConfig:
+    # a folder of one's own in MVTec AD layout: <root>/<category>/train/good, test/<good|defect>,
+    # optional ground_truth/<defect>/<stem>_mask.*; any names, counts and sizes (README "Your own data")
+    root: str = ""
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    dataset: Literal["embedded", "mvtec_ad"] = "embedded"
+    dataset: Literal["embedded", "mvtec_ad", "folder"] = "embedded"
     mvtec: MvtecConfig = field(default_factory=MvtecConfig)  # how to get MVTec AD (dataset: mvtec_ad)
     embedded: EmbeddedConfig = field(default_factory=EmbeddedConfig)
+    folder: FolderConfig = field(default_factory=FolderConfig)  # your own images (dataset: folder)
 
     def __post_init__(self) -> None:
+        if self.dataset == "folder":
+            check("folder.root", bool(self.folder.root), "must name the folder that holds your categories when dataset is folder")
         if self.dataset != "mvtec_ad":
             return
         m = self.mvtec
@@ -158,6 +169,11 @@ class TrainConfig:
     augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
     amp: bool = True  # on CUDA: bfloat16 autocast and channels-last (ignored on CPU)
+    # fraction of the normal training images held out (seeded by seed and category) to calibrate
+    # the decision threshold; never trained on (ssae.calibration)
+    holdout: float = 0.1
+    # the threshold is this quantile of the held-out images' scores (never the test set)
+    threshold_quantile: float = 0.99
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -180,6 +196,9 @@ class TrainConfig:
         check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
         check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
         check("input_noise_std", self.input_noise_std >= 0, f"must be >= 0, got {self.input_noise_std}")
+        check("holdout", 0 < self.holdout <= 0.5, f"must be in (0, 0.5], got {self.holdout}")
+        check("threshold_quantile", 0.5 <= self.threshold_quantile <= 1,
+              f"must be in [0.5, 1], got {self.threshold_quantile}")
 
 
 @dataclass(frozen=True)
@@ -249,6 +268,10 @@ class Params:
         check("categories", len(self.categories) >= 1, "must list at least one category")
         check("categories", len(set(self.categories)) == len(self.categories),
                f"has duplicates: {list(self.categories)}")
+        if self.data.dataset == "folder":  # any sub-folder of data.folder.root (the download stage checks)
+            bad = [c for c in self.categories if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", c)]
+            check("categories", not bad, f"must be plain folder names (letters, digits, _ . -), got {bad}")
+            return
         known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else mvtec.CATEGORIES
         unknown = [c for c in self.categories if c not in known]
         check("categories", not unknown,

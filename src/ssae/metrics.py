@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ssae.calibration import precision_recall_f1
+
 
 def _check(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scores = np.asarray(scores).ravel()
@@ -156,21 +158,35 @@ def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray, masks: np.ndarray,
-             fpr_limit: float = 0.3) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray]]:
+             fpr_limit: float = 0.3, known: np.ndarray | None = None,
+             threshold: float | None = None) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray] | None]:
     """All metrics of one category, and its PRO curve (fpr, pro) up to ``fpr_limit``.
 
-    Image scores/labels (N,), maps/masks (N, H, W). The normal pixels are sorted once and
-    shared by the three pixel metrics.
+    Image scores/labels (N,), maps/masks (N, H, W). A metric the data cannot support is NaN:
+    image metrics need normal and anomalous images; pixel metrics use the images whose ground
+    truth is ``known`` (N,) bool (default all; False: a defect image without a mask) and need
+    defect and normal pixels among them (else the PRO curve is None). With ``threshold``:
+    precision, recall and F1 of the decision score > threshold too. The normal pixels are
+    sorted once and shared by the three pixel metrics.
     """
-    pos, neg = _split_pixels(maps, masks)
-    fpr, pro = _pro_curve_sorted(pos, _region_weights(masks), neg, fpr_limit)
-    return {
-        "image_auroc": image_auroc(scores, labels),
-        "pixel_auroc": _auroc_ranks(pos, neg),
-        "aupro": _trapezoid_to(fpr, pro, fpr_limit) / fpr_limit,
-        "image_f1_max": f1_max(scores, labels),
-        "pixel_ap": _ap_sorted(pos, neg),
-    }, (fpr, pro)
+    labels = np.asarray(labels).astype(bool)
+    known = np.ones(len(labels), bool) if known is None else np.asarray(known, bool)
+    nan = float("nan")
+    both = labels.any() and not labels.all()
+    row = {"image_auroc": image_auroc(scores, labels) if both else nan,
+           "pixel_auroc": nan, "aupro": nan,
+           "image_f1_max": f1_max(scores, labels) if both else nan,
+           "pixel_ap": nan}
+    curve = None
+    gt = np.asarray(masks, bool)[known]
+    if gt.any() and not gt.all():
+        pos, neg = _split_pixels(np.asarray(maps)[known], gt)
+        curve = _pro_curve_sorted(pos, _region_weights(gt), neg, fpr_limit)
+        row |= {"pixel_auroc": _auroc_ranks(pos, neg), "aupro": _trapezoid_to(*curve, fpr_limit) / fpr_limit,
+                "pixel_ap": _ap_sorted(pos, neg)}
+    if threshold is not None:
+        row |= precision_recall_f1(scores, labels, threshold)
+    return row, curve
 
 
 def resample_curve(x: np.ndarray, y: np.ndarray, upto: float, n: int = 101) -> tuple[np.ndarray, np.ndarray]:

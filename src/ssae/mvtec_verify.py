@@ -53,37 +53,48 @@ def _check_counts(name: str, table, spec: CategorySpec) -> None:
                                f"found {'; '.join(detail)}")
 
 
-def _check_file(image: Path, mask: Path | None, side: int, root: Path) -> str | None:
-    """None if the image (and its mask) decode at the right size, else the reason."""
-    try:
-        with Image.open(image) as im:
+def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) -> str | None:
+    """None if the image (and its mask) decode at the right size, else the reason, naming the file."""
+    def decoded_size(path: Path) -> tuple[int, int]:
+        with Image.open(path) as im:
             im.load()
-            size = im.size
-        if size != (side, side):
-            return f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
-        if mask is not None:
-            with Image.open(mask) as m:
-                m.load()
-                if m.size != size:
-                    return f"{mask.relative_to(root)} is {m.size[0]}x{m.size[1]} px but its image is {size[0]}x{size[1]}"
+            return im.size
+
+    try:
+        size = decoded_size(image)
     except (OSError, SyntaxError, ValueError) as e:  # what PIL raises for truncated or foreign files
-        return f"cannot decode {image.relative_to(root)}{'' if mask is None else ' or its mask'}: {e}"
+        return f"cannot decode {image.relative_to(root)}: {' '.join(str(e).split())}"
+    if side is not None and size != (side, side):
+        return f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
+    if mask is not None:
+        try:
+            m = decoded_size(mask)
+        except (OSError, SyntaxError, ValueError) as e:
+            return f"cannot decode {mask.relative_to(root)}: {' '.join(str(e).split())}"
+        if m != size:
+            return f"{mask.relative_to(root)} is {m[0]}x{m[1]} px but its image is {size[0]}x{size[1]}"
     return None
 
 
-def verify_category(root: Path, spec: CategorySpec, name: str | None = None, workers: int = 4) -> None:
+def verify_category(root: Path, spec: CategorySpec | None, name: str | None = None, workers: int = 4) -> None:
     """Check an extracted category against ``spec``; raise ``DatasetError`` naming what is wrong.
 
-    Decodes every image and mask (threads: PIL releases the GIL while decoding).
+    Decodes every image and mask (threads: PIL releases the GIL while decoding). ``spec=None``
+    (a folder of one's own, ``data.dataset: folder``): no counts or sizes to meet, masks optional;
+    every file must still decode and every mask match its image's size.
     """
     root = Path(root)
     name = name or root.name
     if not root.is_dir():
         raise DatasetError(f"{name}: {root} does not exist")
     table = index_category(root)  # folders present, stems of images and masks pair up
-    _check_counts(name, table, spec)
+    if spec is not None:
+        unmasked = table[(table.label == 1) & table["mask"].isna()]
+        if len(unmasked):  # MVTec AD ships a mask for every defect image
+            raise DatasetError(f"{name}: no ground_truth/{unmasked.defect.iloc[0]} folder for {unmasked.image.iloc[0]}")
+        _check_counts(name, table, spec)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        problems = [p for p in pool.map(lambda r: _check_file(r.image, r.mask, spec.side, root),
+        problems = [p for p in pool.map(lambda r: _check_file(r.image, r.mask, spec and spec.side, root),
                                         table.itertuples()) if p]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

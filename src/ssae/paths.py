@@ -11,7 +11,8 @@ PARAMS = Path("params.yaml")
 DATA = Path("data")
 RAW = DATA / "raw"  # the dataset in MVTec AD layout: RAW/<category>/{train,test,ground_truth}
 MASKS = DATA / "masks"  # MASKS/<category>.npz: bit-packed corruption mask bank
-MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json}
+MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json,calibration.json}
+WEIGHTS, META, CALIBRATION = "model.pt", "meta.json", "calibration.json"  # the files of a model folder
 # CHECKPOINTS/<category>.pt: the state of an unfinished training run. Deliberately NOT a DVC
 # output (DVC deletes a stage's outputs before running it, which would defeat resuming);
 # gitignored, keyed by everything that determines training, deleted once training completes.
@@ -39,11 +40,15 @@ def model_dir(category: str) -> Path:
 
 
 def model_weights(category: str) -> Path:
-    return model_dir(category) / "model.pt"
+    return model_dir(category) / WEIGHTS
 
 
 def model_meta(category: str) -> Path:
-    return model_dir(category) / "meta.json"
+    return model_dir(category) / META
+
+
+def model_calibration(category: str) -> Path:
+    return model_dir(category) / CALIBRATION
 
 
 def checkpoint_file(category: str) -> Path:

@@ -43,7 +43,7 @@ def pin_cpu(threads: int) -> None:
 
 
 def setup(seed: int = 0, device: str = "auto", key: str = "device", reproducible: bool = True,
-          threads: int = 0) -> torch.device:
+          threads: int = 2) -> torch.device:
     """Seed every global RNG, choose torch's kernels, configure logging; return the device
     (``auto``: CUDA when present, else CPU; ``cuda`` without a GPU is a ``RuntimeError`` that
     names the params ``key`` it came from).
@@ -52,7 +52,8 @@ def setup(seed: int = 0, device: str = "auto", key: str = "device", reproducible
     CPU); on CUDA, deterministic kernels, no cuDNN autotuning and no TF32 (exact repeats on one
     GPU model, slower). False: the machine's fastest kernels, cuDNN autotuning and TF32 on CUDA;
     results differ between CPU models, thread counts and GPU runs in the last bits, which
-    training amplifies. ``threads`` > 0 sets torch's thread count in either mode (0: its default).
+    training amplifies. ``threads`` > 0 sets torch's thread count in either mode (0: its default,
+not allowed when reproducible).
 
     Library code never relies on the global seeds (it takes explicit generators); seeding them
     only guards against a stray call that does.

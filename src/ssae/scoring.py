@@ -48,19 +48,23 @@ def _gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(gx**2 + gy**2 + 1e-12)
 
 
-@torch.no_grad()
-def msgms(images: np.ndarray, recon: np.ndarray, scales: int = 4) -> np.ndarray:
-    """(N, 3, S, S) inputs and reconstructions -> (N, S, S) float32 in [0, 1]: 1 - the mean over
-    ``scales`` dyadic scales of the gradient magnitude similarity of the grey images."""
-    x = torch.from_numpy(images).mean(1, keepdim=True)
-    y = torch.from_numpy(recon).mean(1, keepdim=True)
+def gms_map(x: torch.Tensor, y: torch.Tensor, scales: int = 4) -> torch.Tensor:
+    """(N, 3, S, S) inputs and reconstructions -> (N, S, S): 1 - the mean over ``scales`` dyadic
+    scales of the gradient magnitude similarity of the grey images (torch ops that export to ONNX)."""
+    x, y = x.mean(1, keepdim=True), y.mean(1, keepdim=True)
     out = torch.zeros_like(x)
     for s in range(scales):
         xs, ys = (F.avg_pool2d(x, 2**s), F.avg_pool2d(y, 2**s)) if s else (x, y)
         gx, gy = _gradient_magnitude(xs), _gradient_magnitude(ys)
         gms = (2 * gx * gy + _GMS_C) / (gx**2 + gy**2 + _GMS_C)
-        out += F.interpolate(1 - gms, size=x.shape[2:], mode="bilinear", align_corners=False)
-    return (out / scales)[:, 0].numpy().astype(np.float32)
+        out = out + F.interpolate(1 - gms, size=x.shape[2:], mode="bilinear", align_corners=False)
+    return (out / scales)[:, 0]
+
+
+@torch.no_grad()
+def msgms(images: np.ndarray, recon: np.ndarray, scales: int = 4) -> np.ndarray:
+    """(N, 3, S, S) inputs and reconstructions -> (N, S, S) float32 in [0, 1] (``gms_map``)."""
+    return gms_map(torch.from_numpy(images), torch.from_numpy(recon), scales).numpy().astype(np.float32)
 
 
 def anomaly_maps(images: np.ndarray, recon: np.ndarray, sigma: float, kind: str = "l2") -> np.ndarray:

@@ -14,6 +14,10 @@ METRIC_LABELS = {
     "aupro": "AUPRO@0.3",
     "image_f1_max": "image F1-max",
     "pixel_ap": "pixel AP",
+    # image decisions at the threshold calibrated on held-out normal training images
+    "precision": "precision @thr",
+    "recall": "recall @thr",
+    "f1": "F1 @thr",
 }
 
 
@@ -42,14 +46,16 @@ def results_table(rows: dict[str, dict[str, float]], dataset: str) -> pd.DataFra
 
 def interval_table(replicates: dict[str, dict[str, np.ndarray]], dataset: str, level: float) -> pd.DataFrame:
     """Bootstrap percentile intervals at ``level``, rows as ``results_table`` (categories, then
-    means), columns ``<metric>_low`` and ``<metric>_high``. {category: {metric: (B,) replicates}};
-    a mean's replicate b is the mean of the categories' replicates b (independent test sets)."""
-    cats = list(replicates)
-    reps = dict(replicates) | {
-        name: {m: np.mean([replicates[c][m] for c in members], axis=0) for m in replicates[cats[0]]}
-        for name, members in mean_groups(cats, dataset).items()}
+    means), columns ``<metric>_low`` and ``<metric>_high``. {category: {metric: (B,) replicates}},
+    a metric absent where a category cannot have it. A mean's replicate b is the mean of its
+    categories' replicates b (independent test sets), over the categories that have the metric
+    (as the mean row); NaN replicates (undefined in that resample) are left out."""
+    reps = dict(replicates)
+    for name, members in mean_groups(list(replicates), dataset).items():
+        having = lambda m: [replicates[c][m] for c in members if m in replicates[c]]  # noqa: E731
+        reps[name] = {m: np.mean(having(m), axis=0) for m in dict.fromkeys(k for c in members for k in replicates[c])}
     q = [(1 - level) / 2, (1 + level) / 2]
-    rows = {row: {f"{m}_{end}": v for m, r in metrics.items() for end, v in zip(("low", "high"), np.quantile(r, q))}
+    rows = {row: {f"{m}_{end}": v for m, r in metrics.items() for end, v in zip(("low", "high"), np.nanquantile(r, q))}
             for row, metrics in reps.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "category"

@@ -1,0 +1,136 @@
+"""Your own data: every input that cannot work stops with one line that names the file or
+folder; what can work (good-only test sets, 0/1 masks, mixed greyscale and colour) does."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssae.calibration import calibrate, holdout_split, precision_recall_f1
+from ssae.config import FolderConfig
+from ssae.folder_source import acquire_folder
+from ssae.layout import DatasetError, index_category, load_image, load_mask
+from ssae.metrics import evaluate
+from test_folder import write_custom_tree
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return write_custom_tree(tmp_path / "photos")
+
+
+def acquire(tree: Path, tmp_path: Path, categories=("widget-A", "plate_2")) -> None:
+    acquire_folder(FolderConfig(root=str(tree)), categories, tmp_path / "out")
+
+
+def one_line_error(tree: Path, tmp_path: Path, categories=("widget-A", "plate_2")) -> str:
+    with pytest.raises(DatasetError) as e:
+        acquire(tree, tmp_path, categories)
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_a_valid_custom_tree_is_linked_and_says_what_it_found(tree, tmp_path, capsys):
+    acquire(tree, tmp_path)
+    assert len(index_category(tmp_path / "out/widget-A")) == 7 + 3 + 3
+    assert "plate_2: verified" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: [p.unlink() for p in (t / "widget-A/train/good").iterdir()],
+     r"widget-A: no training images in .*widget-A/train/good"),
+    (lambda t: (t / "plate_2/test/crack/1.png").unlink(),
+     r"plate_2/crack: masks without an image in .*: \['1_mask.png'\]"),
+    (lambda t: (t / "plate_2/ground_truth/crack/2_mask.png").unlink(),
+     r"plate_2/crack: images without a mask in .*: \['2.png'\]"),
+    (lambda t: (t / "widget-A/test/dent/1.jpg").write_bytes(b"\xff\xd8 truncated"),
+     r"widget-A: cannot decode test/dent/1.jpg"),
+    (lambda t: (t / "widget-A/train/good/03.jpg").write_bytes(b""),
+     r"widget-A: cannot decode train/good/03.jpg"),
+    (lambda t: (t / "plate_2/ground_truth/crack/0_mask.png").write_bytes(b"garbage"),
+     r"plate_2: cannot decode ground_truth/crack/0_mask.png"),
+    (lambda t: Image.new("L", (10, 10)).save(t / "plate_2/ground_truth/crack/0_mask.png"),
+     r"plate_2: ground_truth/crack/0_mask.png is 10x10 px but its image is 36x48"),
+    (lambda t: shutil.rmtree(t / "widget-A/test"), r"widget-A: missing folder .*widget-A/test"),
+])
+def test_a_bad_input_is_one_line_naming_the_file(tree, tmp_path, edit, message):
+    edit(tree)
+    assert re.search(message, one_line_error(tree, tmp_path))
+
+
+def test_an_unknown_category_lists_the_ones_there(tree, tmp_path):
+    msg = one_line_error(tree, tmp_path, ("bottle",))
+    assert "no category 'bottle'" in msg and "['plate_2', 'widget-A']" in msg
+
+
+def test_a_missing_root_is_named(tmp_path):
+    msg = one_line_error(tmp_path / "nowhere", tmp_path, ("x",))
+    assert msg.startswith("data.folder.root:") and "nowhere" in msg
+
+
+def test_a_good_only_test_set_scores_and_reports_what_it_can(tree, tmp_path):
+    for d in ("dent", "scuff"):
+        shutil.rmtree(tree / "widget-A/test" / d)
+    table = index_category(tree / "widget-A")
+    assert set(table[table.split == "test"].defect) == {"good"}
+    scores, labels = np.array([0.1, 0.3, 0.2]), np.zeros(3, bool)
+    row, curve = evaluate(scores, labels, np.zeros((3, 4, 4)), np.zeros((3, 4, 4), bool), threshold=0.25)
+    assert np.isnan(row["image_auroc"]) and np.isnan(row["pixel_auroc"]) and curve is None
+    assert row["precision"] == 0 and np.isnan(row["recall"])  # one false alarm, nothing to recall
+
+
+def test_zero_one_and_zero_255_masks_mean_the_same(tmp_path):
+    m = np.zeros((6, 6), np.uint8)
+    m[1:3, 2:5] = 1
+    for value in (1, 255):
+        Image.fromarray(m * value).save(tmp_path / f"{value}.png")
+        assert load_mask(tmp_path / f"{value}.png", (6, 6)).sum() == 6
+
+
+def test_greyscale_and_colour_files_are_both_read_as_rgb(tree):
+    grey = load_image(tree / "plate_2/train/good/0.png", 16)
+    colour = load_image(tree / "plate_2/train/good/2.png", 16)  # the colour one of a greyscale category
+    assert grey.shape == colour.shape == (3, 16, 16)
+    assert np.array_equal(grey[0], grey[2]) and not np.array_equal(colour[0], colour[2])
+    Image.fromarray((np.arange(256, dtype=np.uint16) * 257).reshape(16, 16)).save(tree / "deep.png")  # 16-bit
+    deep = load_image(tree / "deep.png", 16)
+    assert deep.max() == pytest.approx(1.0) and deep.min() == 0
+
+
+def test_holdout_is_seeded_disjoint_and_needs_two_images():
+    fit, held = holdout_split(20, 0.1, 0, "a")
+    assert len(held) == 2 and not set(fit) & set(held) and len(fit) + len(held) == 20
+    assert np.array_equal(held, holdout_split(20, 0.1, 0, "a")[1])
+    assert len(holdout_split(2, 0.5, 0, "a")[1]) == 1
+    with pytest.raises(ValueError, match="at least 2 normal training images"):
+        holdout_split(1, 0.1, 0, "a")
+
+
+def test_normalised_scores_are_monotone_with_one_half_at_the_threshold():
+    cal = calibrate(np.array([1.0, 2.0, 3.0, 4.0]), 1.0)
+    assert cal.threshold == 4.0 and cal.scale == pytest.approx(np.std([1, 2, 3, 4]))
+    s = np.linspace(-100, 100, 1001)
+    n = cal.normalise(s)
+    assert np.all(np.diff(n) >= 0) and 0 <= n.min() and n.max() <= 1
+    assert cal.normalise(np.array([4.0]))[0] == 0.5 and cal.decide(np.array([4.0, 4.01])).tolist() == [False, True]
+    assert precision_recall_f1(np.array([1, 5, 5]), np.array([0, 1, 0]), 4.0) == {"precision": 0.5, "recall": 1.0, "f1": 2 / 3}
+
+
+def test_predict_names_a_bad_input(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    r = subprocess.run([sys.executable, "-m", "ssae.predict", str(tmp_path), str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "not a model folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    from ssae.predict import InputError, find_images, read_rgb8
+
+    with pytest.raises(InputError, match=r"bad.png: cannot decode"):
+        read_rgb8(bad)
+    with pytest.raises(InputError, match=r"missing/\*.jpg: no such image"):
+        find_images([str(tmp_path / "missing" / "*.jpg")])
