@@ -3,36 +3,50 @@
 Evaluation resolution (aggregate.eval_resolution): `ground_truth` upsamples the float16 maps
 bilinearly to the masks' resolution (the official MVTec protocol); `model` downsamples the
 masks to the maps instead. Writes reports/metrics.json, reports/results.{csv,md}, DVC plot
-data under reports/plots/ (ROC, PRO and loss curves, one CSV per category) and figures under
-reports/figures/.
+data under reports/plots/ (ROC, PRO and loss curves, one CSV each with a `category` column)
+and figures under reports/figures/.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from ssae import paths
-from ssae.artifacts import atomic_write, save_json
-from ssae.cli import fail, params_or_exit
-from ssae.figures import curves_figure, loss_curves, metric_bars
-from ssae.metrics import evaluate, resample_curve, roc_curve
-from ssae.resample import at_resolution
-from ssae.score_file import load_scores
-from ssae.tables import METRIC_LABELS, markdown_table, reference_table, results_table
+from ssae.cli import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_csv(curves: dict, columns: tuple[str, str], path: Path) -> None:
+    """{category: (x, y)} as one CSV: category, x, y (DVC plots one series per category)."""
+    import pandas as pd
+
+    from ssae.artifacts import atomic_write
+
+    df = pd.concat([pd.DataFrame({"category": c, columns[0]: x, columns[1]: y}) for c, (x, y) in curves.items()])
     atomic_write(path, df.to_csv(index=False, float_format="%.6g").encode())
 
 
-@app.command()
+@app.command(help=stage_help(
+    "Metrics of every category in params.yaml categories and their unweighted mean; tables, curves and figures.",
+    f"{paths.scores_file(C)} and {paths.train_loss_tsv(C)} of each category; {paths.PARAMS}: categories, "
+    "data.dataset, aggregate.",
+    f"{paths.METRICS} (per category, mean, n_categories and mean_over), {paths.RESULTS_CSV}, {paths.RESULTS_MD}, "
+    f"{paths.ROC_CSV}, {paths.PRO_CSV}, {paths.LOSS_CSV} (DVC plots), {paths.FIGURES}/{{metrics_bars,roc,pro,train_loss}}.png.",
+    "python stages/aggregate.py   (in the pipeline: dvc repro aggregate; then dvc metrics show, dvc plots show)"))
 def main() -> None:
-    """Compute metrics, write tables and plots (reads params.yaml: categories, data.dataset, aggregate)."""
+    import pandas as pd  # imported here: --help stays fast
+
+    from ssae.artifacts import atomic_write, save_json
+    from ssae.cli import fail, params_or_exit
+    from ssae.figures import curves_figure, loss_curves, metric_bars
+    from ssae.metrics import evaluate, resample_curve, roc_curve
+    from ssae.resample import at_resolution
+    from ssae.score_file import load_scores
+    from ssae.tables import METRIC_LABELS, markdown_table, reference_table, results_table
+
     params = params_or_exit()
     cfg = params.aggregate
     rows, rocs, pros, losses, sizes = {}, {}, {}, {}, set()
@@ -46,26 +60,31 @@ def main() -> None:
         rows[category], (fpr, pro) = evaluate(d["scores"], labels, maps, gt, cfg.fpr_limit)
         x, y, _ = roc_curve(d["scores"], labels)
         rocs[category] = (x, y, rows[category]["image_auroc"])
-        write_csv(pd.DataFrame({"fpr": x, "tpr": y}), paths.roc_csv(category))
         x, y = resample_curve(fpr, pro, cfg.fpr_limit)
         pros[category] = (x, y, rows[category]["aupro"])
-        write_csv(pd.DataFrame({"fpr": x, "pro": y}), paths.pro_csv(category))
         log = pd.read_csv(paths.train_loss_tsv(category), sep="\t")
         losses[category] = pd.DataFrame({"epoch": log["step"] + 1, "loss": log["loss"]})
-        write_csv(losses[category], paths.loss_csv(category))
+    write_csv({c: v[:2] for c, v in rocs.items()}, ("fpr", "tpr"), paths.ROC_CSV)
+    write_csv({c: v[:2] for c, v in pros.items()}, ("fpr", "pro"), paths.PRO_CSV)
+    write_csv({c: (d["epoch"], d["loss"]) for c, d in losses.items()}, ("epoch", "loss"), paths.LOSS_CSV)
 
     table = results_table(rows, params.data.dataset)
     save_json(paths.METRICS, {
         # our metrics only: the table may also hold published reference columns
         "mean": {k: round(float(table.loc["mean", k]), 6) for k in rows[params.categories[0]]},
         "categories": {c: {k: round(float(v), 6) for k, v in r.items()} for c, r in rows.items()},
+        # what the means are over: `dvc metrics diff` between runs of different category sets
+        # then shows why their means differ
+        "n_categories": len(rows),
+        "mean_over": ",".join(rows),
     })
     atomic_write(paths.RESULTS_CSV, table.to_csv(float_format="%.6f").encode())
     protocol = (
         f"Dataset: {params.data.dataset}. Metrics in %. Evaluated at "
         + ("the ground-truth resolution (maps upsampled bilinearly, the official protocol)"
            if cfg.eval_resolution == "ground_truth" else "the model's resolution (masks downsampled)")
-        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories.\n\n"
+        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over "
+        f"the {len(rows)} categories listed.\n\n"
     )
     md = protocol + markdown_table(table)
     if params.data.dataset == "mvtec_ad":

@@ -8,23 +8,32 @@ of the highest- and lowest-scored images of every defect type).
 
 from __future__ import annotations
 
-import numpy as np
 import typer
 
-from ssae import paths, runtime
-from ssae.checkpoint import load_model
-from ssae.cli import fail, start
-from ssae.figures import gallery
-from ssae.layout import DatasetError, image_shape, load_images, load_mask
-from ssae.score_file import save_scores
-from ssae.scoring import anomaly_maps, image_scores, reconstruct
+from ssae import paths
+from ssae.cli import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
-@app.command()
-def main(category: str = typer.Option(..., help="Category to score.")) -> None:
-    """Score the category's test images (reads params.yaml: score)."""
+@app.command(help=stage_help(
+    "Score one category's test images: reconstruction, anomaly map (score.map, smoothed by score.sigma) "
+    "and image score (the map's maximum), and draw the gallery.",
+    f"{paths.raw_category(C)}/test/ and ground_truth/, {paths.model_dir(C)}/; {paths.PARAMS}: score and "
+    "overrides.<category>.score.",
+    f"{paths.scores_file(C)} (maps, scores, labels, masks), {paths.gallery_png(C)}.",
+    "python stages/score.py --category brick   (in the pipeline: dvc repro score@brick)"))
+def main(category: str = typer.Option(..., help="Category to score (one of params.yaml categories).")) -> None:
+    import numpy as np  # imported here (torch): --help stays fast
+
+    from ssae import runtime
+    from ssae.checkpoint import load_model
+    from ssae.cli import fail, start
+    from ssae.figures import gallery
+    from ssae.layout import DatasetError, image_shape, load_images, load_mask
+    from ssae.score_file import save_scores
+    from ssae.scoring import anomaly_maps, image_scores, reconstruct
+
     params, table, device = start(category, lambda p: runtime.setup(device=p.score.device, key="score.device"))
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
