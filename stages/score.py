@@ -55,7 +55,7 @@ def main(category: str = typer.Option(..., help="Category to score (one of param
         k = params.score.gallery_per_type
         for rank, i in [("highest", j) for j in ranked[:k]] + [("lowest", j) for j in ranked[k:][-k:]]:
             picks.append(i)
-            captions.append(f"{defect} {test.image[i].name}\n{rank} score {scores[i]:.4f}")
+            captions.append(f"{defect}\n{test.image[i].name}\n{rank} score\n{scores[i]:.4f}")
     gallery(images[picks], recon[picks], maps[picks], gt[picks], captions, paths.gallery_png(category),
             title=f"{category}: highest- and lowest-scored image of each defect type")
     print(f"{category}: {len(test)} test images scored at {size} px")
