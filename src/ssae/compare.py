@@ -72,15 +72,16 @@ def table(entries: list[tuple[str, dict, dict]], category: str | None = None, wi
     if category:
         groups.append((category, lambda m: (m.get("categories") or {}).get(category) or {}))
     name_w = min(28, max([len(n) for n, _, _ in entries] + [10]))
-    head = f"{'experiment':<{name_w}}" + "".join(f" {g[:5] + ' ' + s:>9}" for g, _ in groups for s in METRICS.values())
+    cell_w = {g: min(max(9, len(g) + 4), 14) for g, _ in groups}  # "brick img", "metal_nut img"
+    head = f"{'experiment':<{name_w}}" + "".join(f" {g[:10] + ' ' + s:>{cell_w[g]}}" for g, _ in groups for s in METRICS.values())
     head += "  n  changed params (vs. the first row)"
     lines = [head[:width], "-" * min(width, len(head))]
     sets = set()
     for name, params, metrics in entries:
         cells = []
-        for _, get in groups:
-            m = get(metrics)
-            cells += [f"{100 * m[k]:>9.1f}" if isinstance(m.get(k), (int, float)) else f"{'-':>9}" for k in METRICS]
+        for g, get in groups:
+            m, w = get(metrics), cell_w[g]
+            cells += [f"{100 * m[k]:>{w}.1f}" if isinstance(m.get(k), (int, float)) else f"{'-':>{w}}" for k in METRICS]
         n = metrics.get("n_categories", len(metrics.get("categories") or {}) or "-")
         sets.add(metrics.get("mean_over") or ",".join(metrics.get("categories") or {}))
         changed = " ".join(f"{shorten(k)}={fmt(params.get(k))}" for k in keys if params.get(k) != base.get(k))
