@@ -129,6 +129,9 @@ def test_experiment_and_metrics_diff(repo):
     assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
+    compare = run([sys.executable, "-m", "ssae.compare", "--category", "tissue"], repo).splitlines()  # make compare
+    assert max(map(len, compare)) <= 120 and "tissue img" in compare[0]
+    assert sum("t.epochs=" in line for line in compare) >= 1
 
 
 def edit_params(repo: Path, edit) -> None:
