@@ -8,7 +8,7 @@ VENV_BIN := $(CURDIR)/.venv/bin
 # DVC runs the stages' `python ...` commands: make it the project's interpreter
 RUN := PATH="$(VENV_BIN):$$PATH"
 
-.PHONY: env repro test clean-env peer-env cpu-protocol paper-protocol
+.PHONY: env repro test compare clean-env peer-env cpu-protocol paper-protocol
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -25,6 +25,13 @@ repro: env
 
 test: env
 	$(RUN) python -m pytest
+
+# The experiments side by side in at most 120 columns: mean metrics, category count, changed
+# params (src/ssae/compare.py).   make compare [CATEGORY=brick] [COMPARE_ARGS=-A]
+CATEGORY ?=
+COMPARE_ARGS ?=
+compare: env
+	$(RUN) python -m ssae.compare $(if $(CATEGORY),--category $(CATEGORY)) $(COMPARE_ARGS)
 
 clean-env:
 	rm -rf .venv .tools .venv-peer

@@ -3,8 +3,8 @@
 Evaluation resolution (aggregate.eval_resolution): `ground_truth` upsamples the float16 maps
 bilinearly to the masks' resolution (the official MVTec protocol); `model` downsamples the
 masks to the maps instead. Writes reports/metrics.json, reports/results.{csv,md}, DVC plot
-data under reports/plots/ (ROC, PRO and loss curves, one CSV per category) and figures under
-reports/figures/.
+data under reports/plots/ (ROC, PRO and loss curves, one CSV each with a `category` column)
+and figures under reports/figures/.
 
 Not every dataset supports every metric (``data.dataset: folder``): without masks the pixel
 metrics, with a good-only test set the image metrics are not available (null in metrics.json,
@@ -16,29 +16,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from ssae import paths
-from ssae.artifacts import atomic_write, save_json
-from ssae.bootstrap import category_seed, replicates
-from ssae.cli import fail, params_or_exit
-from ssae.figures import curves_figure, loss_curves, metric_bars
-from ssae.metrics import evaluate, resample_curve, roc_curve
-from ssae.resample import at_resolution
-from ssae.score_file import load_scores
-from ssae.tables import METRIC_LABELS, interval_table, markdown_table, reference_table, results_table
+from ssae.cli import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_csv(curves: dict, columns: tuple[str, str], path: Path) -> None:
+    """{category: (x, y)} as one CSV: category, x, y (DVC plots one series per category)."""
+    import pandas as pd
+
+    from ssae.artifacts import atomic_write
+
+    df = pd.concat([pd.DataFrame({"category": [], columns[0]: [], columns[1]: []})]  # a header without curves
+                   + [pd.DataFrame({"category": c, columns[0]: x, columns[1]: y}) for c, (x, y) in curves.items()])
     atomic_write(path, df.to_csv(index=False, float_format="%.6g").encode())
 
 
-@app.command()
+@app.command(help=stage_help(
+    "Metrics of every category in params.yaml categories and their unweighted mean; tables, curves and figures.",
+    f"{paths.scores_file(C)} and {paths.train_loss_tsv(C)} of each category; {paths.PARAMS}: categories, "
+    "data.dataset, aggregate.",
+    f"{paths.METRICS} (per category, mean, n_categories, mean_over, bootstrap intervals ci.*), {paths.RESULTS_CSV}, {paths.RESULTS_MD}, "
+    f"{paths.ROC_CSV}, {paths.PRO_CSV}, {paths.LOSS_CSV} (DVC plots), {paths.FIGURES}/{{metrics_bars,roc,pro,train_loss}}.png.",
+    "python stages/aggregate.py   (in the pipeline: dvc repro aggregate; then dvc metrics show, dvc plots show)"))
 def main() -> None:
-    """Compute metrics, write tables and plots (reads params.yaml: categories, data.dataset, aggregate)."""
+    import pandas as pd  # imported here: --help stays fast
+
+    from ssae.artifacts import atomic_write, save_json
+    from ssae.cli import fail, params_or_exit
+    from ssae.figures import curves_figure, loss_curves, metric_bars
+    from ssae.metrics import evaluate, resample_curve, roc_curve
+    from ssae.resample import at_resolution
+    from ssae.score_file import load_scores
+    from ssae.bootstrap import category_seed, replicates
+    from ssae.tables import METRIC_LABELS, interval_table, markdown_table, reference_table, results_table
+
     params = params_or_exit()
     cfg = params.aggregate
     rows, reps, rocs, pros, losses, sizes = {}, {}, {}, {}, {}, set()
@@ -53,19 +68,17 @@ def main() -> None:
         if cfg.bootstrap:
             reps[category] = replicates(d["scores"], labels, maps, gt, n=cfg.bootstrap, seed=category_seed(0, category),
                                         fpr_limit=cfg.fpr_limit, known=d["known"], threshold=d["threshold"])
-        x = y = []
         if labels.any() and not labels.all():
             x, y, _ = roc_curve(d["scores"], labels)
             rocs[category] = (x, y, rows[category]["image_auroc"])
-        write_csv(pd.DataFrame({"fpr": x, "tpr": y}), paths.roc_csv(category))
-        x = y = []
         if curve is not None:
             x, y = resample_curve(*curve, cfg.fpr_limit)
             pros[category] = (x, y, rows[category]["aupro"])
-        write_csv(pd.DataFrame({"fpr": x, "pro": y}), paths.pro_csv(category))
         log = pd.read_csv(paths.train_loss_tsv(category), sep="\t")
         losses[category] = pd.DataFrame({"epoch": log["step"] + 1, "loss": log["loss"]})
-        write_csv(losses[category], paths.loss_csv(category))
+    write_csv({c: v[:2] for c, v in rocs.items()}, ("fpr", "tpr"), paths.ROC_CSV)
+    write_csv({c: v[:2] for c, v in pros.items()}, ("fpr", "pro"), paths.PRO_CSV)
+    write_csv({c: (d["epoch"], d["loss"]) for c, d in losses.items()}, ("epoch", "loss"), paths.LOSS_CSV)
 
     table = results_table(rows, params.data.dataset)
     metrics = list(rows[params.categories[0]])
@@ -74,6 +87,10 @@ def main() -> None:
         # our metrics only: the table may also hold published reference columns
         "mean": {k: value(table.loc["mean", k]) for k in metrics},
         "categories": {c: {k: value(v) for k, v in r.items()} for c, r in rows.items()},
+        # what the means are over: `dvc metrics diff` between runs of different category sets
+        # then shows why their means differ
+        "n_categories": len(rows),
+        "mean_over": ",".join(rows),
     }
     if reps:
         ci = interval_table(reps, params.data.dataset, cfg.confidence)
@@ -88,8 +105,8 @@ def main() -> None:
         f"Dataset: {params.data.dataset}. Metrics in %. Evaluated at "
         + ("the ground-truth resolution (maps upsampled bilinearly, the official protocol)"
            if cfg.eval_resolution == "ground_truth" else "the model's resolution (masks downsampled)")
-        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over categories"
-        " (over those where a metric is available; –: not available, e.g. no masks). Precision, recall and F1 (@thr):"
+        + f": {', '.join(sorted(sizes))}. AUPRO integrated to FPR {cfg.fpr_limit}. Means are unweighted over "
+        f"the {len(rows)} categories listed (over those where a metric is available; –: not available, e.g. no masks). Precision, recall and F1 (@thr):"
         " image decisions at the threshold calibrated on held-out normal training images (never the test set)."
         + (f" In parentheses: {100 * cfg.confidence:g} % bootstrap intervals ({cfg.bootstrap} resamples of the test "
            "images, normal and defective resampled separately; a mean's interval from the means of the resamples)."

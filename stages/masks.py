@@ -10,16 +10,22 @@ from __future__ import annotations
 import typer
 
 from ssae import paths
-from ssae.artifacts import pack_masks, save_npz
-from ssae.cli import start
-from ssae.masks import mask_bank, mask_families
+from ssae.cli import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
-@app.command()
-def main(category: str = typer.Option(..., help="Category to compute masks for.")) -> None:
-    """Compute one category's mask bank (reads params.yaml: seed, masks, train.image_size)."""
+@app.command(help=stage_help(
+    "Compute one category's bank of training corruption masks (masks.per_image per training image).",
+    f"{paths.raw_category(C)}/train/good/; {paths.PARAMS}: seed, masks, train.image_size and the category's "
+    "overrides.<category>.masks and .train.",
+    f"{paths.masks_file(C)} (bit-packed masks at train.image_size).",
+    "python stages/masks.py --category brick   (in the pipeline: dvc repro masks@brick)"))
+def main(category: str = typer.Option(..., help="Category to compute masks for (one of params.yaml categories).")) -> None:
+    from ssae.artifacts import pack_masks, save_npz  # imported here: --help stays fast
+    from ssae.cli import start
+    from ssae.masks import mask_bank, mask_families
+
     params, table, _ = start(category)
     n_train = int((table.split == "train").sum())
     bank = mask_bank(n_train, params.train.image_size, params.masks, params.seed, category)

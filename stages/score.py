@@ -14,23 +14,21 @@ A defect image without a mask has unknown ground truth (``known`` False): pixel 
 
 from __future__ import annotations
 
-import numpy as np
 import typer
 from PIL import Image
 
-from ssae import paths, runtime
-from ssae.checkpoint import load_calibration, load_model
-from ssae.cli import fail, start
-from ssae.figures import gallery
-from ssae.layout import DatasetError, image_shape, load_images, load_mask
-from ssae.score_file import save_scores
-from ssae.scoring import anomaly_maps, image_scores, reconstruct
+from ssae import paths
+from ssae.cli import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
 def ground_truth(test, size: int) -> np.ndarray:
     """(N, H, W) bool masks of the test rows, at their images' common size, else at ``size``."""
+    import numpy as np
+
+    from ssae.layout import image_shape, load_mask
+
     shapes = [image_shape(p) for p in test.image]
     common = shapes[0] if len(set(shapes)) == 1 else (size, size)
     out = np.zeros((len(test), *common), bool)
@@ -42,9 +40,24 @@ def ground_truth(test, size: int) -> np.ndarray:
     return out
 
 
-@app.command()
-def main(category: str = typer.Option(..., help="Category to score.")) -> None:
-    """Score the category's test images (reads params.yaml: score.batch_size, score.gallery_per_type, score.device, runtime)."""
+@app.command(help=stage_help(
+    "Score one category's test images: reconstruction, anomaly map (the model folder's score.map and "
+    "score.sigma, fixed at training) and image score (the map's maximum), and draw the gallery.",
+    f"{paths.raw_category(C)}/test/ and ground_truth/, {paths.model_dir(C)}/; {paths.PARAMS}: score.batch_size, "
+    "score.gallery_per_type, score.device, runtime and overrides.<category>.score.",
+    f"{paths.scores_file(C)} (maps, scores, labels, masks, threshold), {paths.gallery_png(C)}.",
+    "python stages/score.py --category brick   (in the pipeline: dvc repro score@brick)"))
+def main(category: str = typer.Option(..., help="Category to score (one of params.yaml categories).")) -> None:
+    import numpy as np  # imported here (torch): --help stays fast
+
+    from ssae import runtime
+    from ssae.checkpoint import load_calibration, load_model
+    from ssae.cli import fail, start
+    from ssae.figures import gallery
+    from ssae.layout import DatasetError, load_images
+    from ssae.score_file import save_scores
+    from ssae.scoring import anomaly_maps, image_scores, reconstruct
+
     params, table, device = start(category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads))
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
@@ -67,7 +80,7 @@ def main(category: str = typer.Option(..., help="Category to score.")) -> None:
         k = params.score.gallery_per_type
         for rank, i in [("highest", j) for j in ranked[:k]] + [("lowest", j) for j in ranked[k:][-k:]]:
             picks.append(i)
-            captions.append(f"{defect} {test.image[i].name}\n{rank} score {scores[i]:.4f}")
+            captions.append(f"{defect}\n{test.image[i].name}\n{rank} score\n{scores[i]:.4f}")
     gallery(images[picks], recon[picks], maps[picks], gt[picks], captions, paths.gallery_png(category),
             title=f"{category}: highest- and lowest-scored image of each defect type")
     flagged = int(cal.decide(scores).sum())

@@ -20,24 +20,36 @@ uninterrupted run; any other key starts over. The checkpoint is deleted once the
 from __future__ import annotations
 
 import typer
-from dvclive import Live
 
-from ssae import paths, runtime
-from ssae.artifacts import load_npz, unpack_masks
-from ssae.augment import augment_policy
-from ssae.calibration import calibrate, holdout_split
-from ssae.checkpoint import load_state, run_key, save_calibration, save_model, save_state
-from ssae.cli import fail, start
-from ssae.layout import load_images
-from ssae.scoring import anomaly_maps, image_scores, reconstruct
-from ssae.training import train
+from ssae import paths
+from ssae.cli import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
-@app.command()
-def main(category: str = typer.Option(..., help="Category to train.")) -> None:
-    """Train on the category's normal images (reads params.yaml: seed, train, score.map, score.sigma, runtime)."""
+@app.command(help=stage_help(
+    "Train one category's SDC-CCM autoencoder on its normal images (less train.holdout of them) and "
+    "calibrate its threshold on the held-out ones; a killed run resumes from "
+    f"{paths.checkpoint_file(C)}.",
+    f"{paths.raw_category(C)}/train/good/, {paths.masks_file(C)}; {paths.PARAMS}: seed, train, score.map, "
+    "score.sigma, runtime and overrides.<category>.train / .score.",
+    f"{paths.model_weights(C)}, {paths.model_meta(C)} (the full training config), "
+    f"{paths.model_calibration(C)} (threshold), "
+    f"{paths.train_log_dir(C)}/ (DVCLive loss per epoch).",
+    "python stages/train.py --category brick   (in the pipeline: dvc repro train@brick)"))
+def main(category: str = typer.Option(..., help="Category to train (one of params.yaml categories).")) -> None:
+    from dvclive import Live  # imported here (torch, dvclive): --help stays fast
+
+    from ssae import runtime
+    from ssae.artifacts import load_npz, unpack_masks
+    from ssae.augment import augment_policy
+    from ssae.calibration import calibrate, holdout_split
+    from ssae.checkpoint import load_state, run_key, save_calibration, save_model, save_state
+    from ssae.cli import fail, start
+    from ssae.layout import load_images
+    from ssae.scoring import anomaly_maps, image_scores, reconstruct
+    from ssae.training import train
+
     params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads))
     cfg = params.train
     normal = list(table[table.split == "train"].image)

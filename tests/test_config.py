@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,12 +105,27 @@ def test_stage_rejects_a_category_not_in_params(tmp_path):
     assert "'screw' is not in params.yaml categories" in r.stderr
 
 
+HEAVY = ("torch", "pandas", "numpy", "matplotlib", "dvclive", "skimage")
+SHOW_HELP = """
+import runpy, sys
+sys.argv = [sys.argv[1], "--help"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print("loaded:", sorted(m for m in {heavy} if m in sys.modules))
+"""
+
+
 @pytest.mark.parametrize("stage", ["download", "masks", "train", "score", "aggregate"])
-def test_every_stage_has_help(stage):
-    r = subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py"), "--help"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0
-    assert "params.yaml" in r.stdout
+def test_every_stage_has_help_that_teaches_and_loads_nothing_heavy(stage):
+    r = subprocess.run([sys.executable, "-c", SHOW_HELP.format(heavy=HEAVY), str(ROOT / "stages" / f"{stage}.py")],
+                       capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    for part in ("Reads: ", "Writes: ", "Example: python stages/", "params.yaml"):
+        assert part in text, part
+    assert ("data/" in text or "reports/" in text) and text.endswith("loaded: []")
 
 
 def test_dataclass_defaults_are_the_committed_params():
@@ -149,3 +165,46 @@ def test_a_stage_names_params_yaml_once(tmp_path, monkeypatch, capsys, text, pro
         params_or_exit()
     err = capsys.readouterr().err
     assert err.startswith(f"error: params.yaml: {problem}") and err.count("params.yaml") == 1
+
+
+# --- per-category overrides ---------------------------------------------------------------
+
+def test_an_override_applies_to_its_category_only():
+    raw = committed()
+    raw["overrides"]["grass"] = {"masks": {"per_image": 3}, "train": {"epochs": 40, "model": {"sdc_blocks": 0}},
+                                 "score": {"sigma": 4}}
+    p = parse_params(raw)
+    grass, brick = p.for_category("grass"), p.for_category("brick")
+    assert (grass.masks.per_image, grass.train.epochs, grass.train.model.sdc_blocks, grass.score.sigma) == (3, 40, 0, 4.0)
+    assert grass.train.lr == p.train.lr and grass.train.model.widths == p.train.model.widths  # the rest inherited
+    assert brick.train == p.train and brick.masks == p.masks and brick.score == p.score
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda o: o.__setitem__("marble", {"train": {}}), r"^overrides.marble: unknown category"),
+    (lambda o: o["grass"].__setitem__("aggregate", {}), r"^overrides.grass.aggregate: unknown key"),
+    (lambda o: o["grass"].__setitem__("train", {"epoch": 3}), r"^overrides.grass.train.epoch: unknown key"),
+    (lambda o: o["grass"].__setitem__("train", {"epochs": 0}), r"^overrides.grass.train.epochs: must be >= 1"),
+    (lambda o: o["grass"].__setitem__("score", {"map": "l1"}), r"^overrides.grass.score.map: must be one of"),
+    (lambda o: o["grass"].__setitem__("train", {"image_size": 60}), r"^overrides.grass.train.image_size: must be divisible"),
+    (lambda o: o["grass"].__setitem__("masks", [1]), r"^overrides.grass.masks: must be a mapping"),
+])
+def test_a_bad_override_names_its_key(edit, message):
+    raw = committed()
+    edit(raw["overrides"])
+    with pytest.raises(ConfigError, match=message):
+        parse_params(raw)
+
+
+def test_a_category_left_out_of_overrides_has_none():
+    raw = committed()
+    del raw["overrides"]["brick"]
+    assert parse_params(raw).for_category("brick").train == Params().train
+
+
+def test_a_stage_sees_its_categorys_overrides(tmp_path, monkeypatch):
+    raw = committed()
+    raw["overrides"]["tissue"]["train"] = {"lr": 0.01}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    assert params_or_exit("tissue").train.lr == 0.01 and params_or_exit("brick").train.lr == Params().train.lr

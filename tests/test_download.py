@@ -111,7 +111,7 @@ def run_download(workdir: Path, categories: list[str], **mvtec) -> subprocess.Co
     params["categories"] = categories
     workdir.mkdir(exist_ok=True)
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "download.py")], cwd=workdir,
+    return subprocess.run([sys.executable, str(ROOT / "stages" / "download.py"), "--category", categories[0]], cwd=workdir,
                           capture_output=True, text=True)
 
 
@@ -168,9 +168,9 @@ def test_stage_a_missing_mask_stops_with_a_clear_error_and_writes_nothing(toothb
 
 
 def test_stage_removes_the_temporary_folders_of_a_killed_run(tmp_path):
-    stale = tmp_path / "work" / "data" / ".raw.k1ll3d"
-    (stale / "bottle" / "train").mkdir(parents=True)
-    (stale / "bottle" / "train" / "000.png").write_bytes(b"half a dataset")
+    stale = tmp_path / "work" / "data" / ".raw.toothbrush.k1ll3d"
+    (stale / "toothbrush" / "train").mkdir(parents=True)
+    (stale / "toothbrush" / "train" / "000.png").write_bytes(b"half a dataset")
     r = run_download(tmp_path / "work", ["toothbrush"], source="directory", directory=str(tmp_path / "missing"))
     assert r.returncode == 2 and "does not exist" in r.stderr
     assert_nothing_written(tmp_path / "work")  # no data/raw, no data/.raw.*

@@ -9,7 +9,8 @@ import yaml
 from ssae import paths
 
 ROOT = Path(__file__).resolve().parents[1]
-DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+DVC = DVC_YAML["stages"]
 
 
 def outs(stage):
@@ -22,15 +23,15 @@ def item(template: str, category: str = "brick") -> str:
 
 def test_outputs_match_the_paths_module():
     c = "brick"
-    assert outs("download") == [str(paths.RAW)]
+    assert [item(o) for o in outs("download")] == [str(paths.raw_category(c))]
     assert [item(o) for o in outs("masks")] == [str(paths.masks_file(c))]
     assert [item(o) for o in outs("train")] == [str(paths.model_dir(c)), str(paths.train_log_dir(c))]
     assert [item(o) for o in outs("score")] == [str(paths.scores_file(c)), str(paths.gallery_png(c))]
     agg = outs("aggregate")
-    assert {str(paths.RESULTS_CSV), str(paths.RESULTS_MD)} <= set(agg)
+    plot_data = [str(paths.ROC_CSV), str(paths.PRO_CSV), str(paths.LOSS_CSV)]
+    assert {str(paths.RESULTS_CSV), str(paths.RESULTS_MD), *plot_data} <= set(agg)
     assert [next(iter(m)) for m in DVC["aggregate"]["metrics"]] == [str(paths.METRICS)]
-    assert [next(iter(p)) for p in DVC["aggregate"]["plots"]] == [
-        str(paths.roc_csv(c).parent), str(paths.pro_csv(c).parent), str(paths.loss_csv(c).parent)]
+    assert [next(iter(p)) for p in DVC_YAML["plots"]] == plot_data  # top-level: one plot per curve type
     assert str(paths.train_loss_tsv(c)).startswith(str(paths.train_log_dir(c)))
 
 
@@ -76,6 +77,25 @@ def test_stage_params_are_declared_keys_of_params_yaml():
     for name, stage in DVC.items():
         for key in stage["params"]:
             node = params
-            for part in key.split("."):
+            for part in item(key).split("."):
                 assert part in node, f"{name}: params key {key} not in params.yaml"
                 node = node[part]
+
+
+def test_each_stage_of_a_category_tracks_only_its_own_overrides():
+    for stage in ("masks", "train", "score"):
+        own = [k for k in DVC[stage]["params"] if k.startswith("overrides")]
+        assert own and all(k.startswith("overrides.${item.category}.") for k in own), stage
+        assert f"overrides.${{item.category}}.{stage}" in own
+    assert not any(k.startswith(("overrides", "categories")) for k in DVC["download"]["params"])
+
+
+def test_plots_use_the_projects_template_and_page():
+    for plot in DVC_YAML["plots"]:
+        spec = next(iter(plot.values()))
+        assert spec["template"] == "plots/curves.json" and (ROOT / spec["template"]).is_file()
+        assert "category" in spec["title"]
+    config = (ROOT / ".dvc" / "config").read_text()  # paths in it are relative to .dvc/
+    assert "html_template = ../plots/template.html" in config
+    page = (ROOT / "plots" / "template.html").read_text()
+    assert "{plot_divs}" in page and "{scripts}" not in page and "cdn." not in page and "vegaEmbed" in page

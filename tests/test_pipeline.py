@@ -1,7 +1,8 @@
 """End to end: the real dvc.yaml on a tiny budget in a temporary git repository.
 
 Runs `dvc repro`, then `dvc exp run -S train.epochs=...` and `dvc metrics diff`, and checks
-the files and values they produce.
+the files and values they produce; then that a per-category override, and adding or removing
+a category, re-run only that category's stages and aggregate.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -32,7 +34,7 @@ TINY = {
 
 
 def merge(base: dict, over: dict) -> dict:
-    return {k: merge(base[k], v) if isinstance(v, dict) else v for k, v in over.items()} | {
+    return {k: merge(base.get(k, {}), v) if isinstance(v, dict) else v for k, v in over.items()} | {
         k: v for k, v in base.items() if k not in over}
 
 
@@ -68,7 +70,7 @@ def repo(tmp_path_factory) -> Path:
 
 def commit(repo: Path, message: str) -> None:
     run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", message], repo)
+    run(["git", "commit", "--allow-empty", "-qm", message], repo)
 
 
 def test_repro_writes_every_artifact(repo):
@@ -86,10 +88,15 @@ def test_repro_writes_every_artifact(repo):
         assert (repo / f"reports/figures/gallery_{c}.png").stat().st_size > 10_000
         loss = (repo / f"reports/train/{c}/plots/metrics/train/loss.tsv").read_text().splitlines()
         assert loss[0].split("\t") == ["step", "loss"] and len(loss) == 2
-        roc = (repo / f"reports/plots/roc/{c}.csv").read_text().splitlines()
-        assert roc[0] == "fpr,tpr" and roc[1] == "0,0" and roc[-1] == "1,1"
+    roc = pd.read_csv(repo / "reports/plots/roc.csv")  # one file, one series per category
+    assert list(roc.columns) == ["category", "fpr", "tpr"] and list(roc.category.unique()) == list(p.categories)
+    for _, curve in roc.groupby("category"):
+        assert curve.iloc[0][["fpr", "tpr"]].tolist() == [0, 0] and curve.iloc[-1][["fpr", "tpr"]].tolist() == [1, 1]
+    for name, columns in (("pro", ["category", "fpr", "pro"]), ("loss", ["category", "epoch", "loss"])):
+        assert pd.read_csv(repo / f"reports/plots/{name}.csv").columns.tolist() == columns
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics["categories"]) == set(p.categories)
+    assert metrics["n_categories"] == 2 and metrics["mean_over"] == "brick,tissue"
     for c, row in metrics["categories"].items():
         assert set(row) == {"image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap", "precision", "recall", "f1"}
         assert all(v is None or 0 <= v <= 1 for v in row.values())
@@ -98,7 +105,7 @@ def test_repro_writes_every_artifact(repo):
         values = [r[k] for r in metrics["categories"].values() if r[k] is not None]
         assert v == (pytest.approx(np.mean(values), abs=2e-6) if values else None)
     table = (repo / "reports/results.md").read_text()
-    assert "| mean |" in table and "48x48 px" in table
+    assert "| mean |" in table and "48x48 px" in table and "over the 2 categories" in table
     for f in ("metrics_bars", "roc", "train_loss"):
         assert (repo / f"reports/figures/{f}.png").stat().st_size > 5_000
 
@@ -112,7 +119,7 @@ def test_experiment_and_metrics_diff(repo):
     commit(repo, "results")  # metrics and plots are in git (cache: false): the baseline
     before = json.loads((repo / "reports/metrics.json").read_text())
     out = run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
-    for stage in ("download", "masks@brick", "masks@tissue"):  # they do not read train.epochs
+    for stage in ("download@brick", "masks@brick", "masks@tissue"):  # they do not read train.epochs
         assert f"Stage '{stage}' didn't change, skipping" in out
     assert "Running stage 'train@brick'" in out
     meta = json.loads((repo / "data/models/brick/meta.json").read_text())
@@ -125,6 +132,57 @@ def test_experiment_and_metrics_diff(repo):
     assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
+    compare = run([sys.executable, "-m", "ssae.compare", "--category", "tissue"], repo).splitlines()  # make compare
+    assert max(map(len, compare)) <= 120 and "tissue img" in compare[0]
+    assert sum("t.epochs=" in line for line in compare) >= 1
+
+
+def edit_params(repo: Path, edit) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    edit(params)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def changed_stages(repo: Path) -> set[str]:
+    return set(json.loads(run(["dvc", "status", "--json"], repo)))
+
+
+def ran(out: str) -> set[str]:
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
+
+
+def test_a_per_category_override_reruns_only_that_category(repo):
+    commit(repo, "baseline")
+    edit_params(repo, lambda p: p["overrides"]["tissue"]["score"].update(gallery_per_type=2))
+    # the threshold is calibrated in train with the category's score.map and score.sigma, so train
+    # tracks the category's score overrides too
+    assert changed_stages(repo) == {"train@tissue", "score@tissue"}
+    assert ran(run(["dvc", "repro"], repo)) == {"train@tissue", "score@tissue", "aggregate"}
+
+    edit_params(repo, lambda p: p["overrides"]["tissue"]["train"].update(epochs=3))
+    # masks reads train.image_size, so it tracks the category's train overrides too
+    assert changed_stages(repo) == {"masks@tissue", "train@tissue"}
+    assert ran(run(["dvc", "repro"], repo)) == {"masks@tissue", "train@tissue", "score@tissue", "aggregate"}
+    epochs = {c: json.loads((repo / f"data/models/{c}/meta.json").read_text())["train"]["epochs"] for c in ("brick", "tissue")}
+    assert epochs["tissue"] == 3 and epochs["brick"] == load_params(repo / "params.yaml").train.epochs
+    commit(repo, "tissue overridden")
+
+
+def test_adding_a_category_runs_only_its_stages_and_removing_one_only_aggregate(repo):
+    commit(repo, "before adding")
+    edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue", "grass"]))
+    new = {f"{s}@grass" for s in ("download", "masks", "train", "score")}
+    assert changed_stages(repo) == new | {"aggregate"}
+    assert ran(run(["dvc", "repro"], repo)) == new | {"aggregate"}
+    assert json.loads((repo / "reports/metrics.json").read_text())["n_categories"] == 3
+    commit(repo, "grass added")
+
+    edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue"]))
+    assert changed_stages(repo) == {"aggregate"}
+    assert ran(run(["dvc", "repro"], repo)) == {"aggregate"}
+    commit(repo, "grass removed")
+    diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo))["reports/metrics.json"]
+    assert diff["n_categories"] == {"old": 3, "new": 2, "diff": -1}  # the means are over different sets
 
 
 def test_seeds_run_as_experiments_and_tabulate(repo):

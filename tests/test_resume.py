@@ -33,8 +33,8 @@ def work(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("resume")
     params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), SMALL)
     (d / "params.yaml").write_text(yaml.safe_dump(params))
-    for name, args in (("download", ()), ("masks", ("--category", "grass"))):
-        r = stage(name, d, *args)
+    for name in ("download", "masks"):
+        r = stage(name, d, "--category", "grass")
         assert r.returncode == 0, r.stderr
     return d
 

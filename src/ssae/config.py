@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
 from ssae import mvtec
-from ssae.schema import ConfigError, build, check
+from ssae.schema import ConfigError, build, check, replace_from
 
 EMBEDDED_CATEGORIES = ("brick", "grass", "gravel", "tissue")
+ALL_CATEGORIES = EMBEDDED_CATEGORIES + mvtec.CATEGORIES
+# the sections a category may override (``overrides.<category>.<section>``); each is a params
+# key that DVC tracks per stage, so every category has all three (``{}``: no override)
+OVERRIDABLE = ("masks", "train", "score")
+
+
+def _no_overrides() -> dict[str, dict[str, dict]]:
+    return {c: {s: {} for s in OVERRIDABLE} for c in ALL_CATEGORIES}
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,9 @@ class Params:
     score: ScoreConfig = field(default_factory=ScoreConfig)
     aggregate: AggregateConfig = field(default_factory=AggregateConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    # category -> {masks: {...}, train: {...}, score: {...}}: values that category uses instead
+    # of the sections above (partial, nested). A category left out has no overrides.
+    overrides: dict[str, dict[str, dict]] = field(default_factory=_no_overrides)
 
     def __post_init__(self) -> None:
         check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
@@ -271,11 +282,34 @@ class Params:
         if self.data.dataset == "folder":  # any sub-folder of data.folder.root (the download stage checks)
             bad = [c for c in self.categories if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", c)]
             check("categories", not bad, f"must be plain folder names (letters, digits, _ . -), got {bad}")
-            return
-        known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else mvtec.CATEGORIES
-        unknown = [c for c in self.categories if c not in known]
-        check("categories", not unknown,
-               f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}")
+        else:
+            known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else mvtec.CATEGORIES
+            unknown = [c for c in self.categories if c not in known]
+            check("categories", not unknown,
+                   f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}")
+        check("overrides", isinstance(self.overrides, dict), f"must be a mapping, got {type(self.overrides).__name__}")
+        named = list(dict.fromkeys(ALL_CATEGORIES + tuple(self.categories)))  # your own data's names too
+        for category, sections in self.overrides.items():
+            key = f"overrides.{category}"
+            check(key, category in named, f"unknown category (known: {named})")
+            check(key, isinstance(sections, dict), f"must be a mapping of {list(OVERRIDABLE)}, got {sections!r}")
+            extra = sorted(set(sections) - set(OVERRIDABLE))
+            check(f"{key}.{extra[0] if extra else ''}", not extra,
+                  f"unknown key (a category may override {list(OVERRIDABLE)})")
+        full = _no_overrides() | {c: {s: {} for s in OVERRIDABLE} for c in self.categories}
+        for category, sections in self.overrides.items():  # fill in what was left out
+            full[category].update({s: v if v is not None else {} for s, v in sections.items()})
+        object.__setattr__(self, "overrides", full)
+        for category, sections in full.items():  # every override validates against its section
+            for s in OVERRIDABLE:
+                replace_from(getattr(self, s), sections[s], f"overrides.{category}.{s}.")
+
+    def for_category(self, category: str) -> Params:
+        """These params as ``category``'s stages see them: masks, train and score with
+        ``overrides.<category>`` applied (``ConfigError`` naming the overridden key if invalid)."""
+        over = self.overrides[category]
+        return replace(self, **{s: replace_from(getattr(self, s), over[s], f"overrides.{category}.{s}.")
+                                for s in OVERRIDABLE})
 
 
 def parse_params(raw: dict) -> Params:

@@ -21,7 +21,10 @@ SCORES = DATA / "scores"  # SCORES/<category>.npz: maps, scores, labels, masks, 
 REPORTS = Path("reports")
 TRAIN_LOGS = REPORTS / "train"  # TRAIN_LOGS/<category>/: DVCLive metrics and loss curve (git)
 FIGURES = REPORTS / "figures"
-PLOTS = REPORTS / "plots"  # DVC plot data (git)
+PLOTS = REPORTS / "plots"  # DVC plot data (git): one CSV per curve type, a `category` column
+ROC_CSV = PLOTS / "roc.csv"  # category, fpr, tpr: image-level ROC
+PRO_CSV = PLOTS / "pro.csv"  # category, fpr, pro: PRO curve up to aggregate.fpr_limit
+LOSS_CSV = PLOTS / "loss.csv"  # category, epoch, loss: training loss
 METRICS = REPORTS / "metrics.json"
 RESULTS_CSV = REPORTS / "results.csv"
 RESULTS_MD = REPORTS / "results.md"
@@ -70,15 +73,3 @@ def scores_file(category: str) -> Path:
 
 def gallery_png(category: str) -> Path:
     return FIGURES / f"gallery_{category}.png"
-
-
-def roc_csv(category: str) -> Path:
-    return PLOTS / "roc" / f"{category}.csv"
-
-
-def loss_csv(category: str) -> Path:
-    return PLOTS / "loss" / f"{category}.csv"
-
-
-def pro_csv(category: str) -> Path:
-    return PLOTS / "pro" / f"{category}.csv"

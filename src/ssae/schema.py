@@ -77,6 +77,22 @@ def from_dict(cls: type, raw: dict, prefix: str = "") -> Any:
     return build(cls, raw, prefix)
 
 
+def deep_merge(base: dict, over: dict) -> dict:
+    """``base`` with the keys of ``over`` set, nested mappings merged key by key."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def replace_from(obj: Any, raw: dict, prefix: str = "") -> Any:
+    """The config dataclass ``obj`` with the (partial, nested) mapping ``raw`` applied on top,
+    checked like params.yaml: unknown keys and bad values raise ``ConfigError`` naming
+    ``prefix`` + the key."""
+    check(prefix.rstrip("."), isinstance(raw, dict), f"must be a mapping, got {type(raw).__name__}")
+    return build(type(obj), deep_merge(as_dict(obj), raw), prefix)
+
+
 def as_dict(obj: Any) -> Any:
     """A dataclass config as plain JSON-able dicts and lists (for meta.json)."""
     if dataclasses.is_dataclass(obj):
