@@ -8,7 +8,7 @@ VENV_BIN := $(CURDIR)/.venv/bin
 # DVC runs the stages' `python ...` commands: make it the project's interpreter
 RUN := PATH="$(VENV_BIN):$$PATH"
 
-.PHONY: env repro test compare clean-env peer-env cpu-protocol paper-protocol
+.PHONY: env repro test compare seeds clean-env peer-env cpu-protocol paper-protocol
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -43,6 +43,14 @@ clean-env:
 MVTEC_DIR ?=
 CATEGORIES ?= [pill]
 MVTEC_SOURCE = $(if $(MVTEC_DIR),-S data.mvtec.source=directory -S data.mvtec.directory=$(abspath $(MVTEC_DIR)),-S data.mvtec.source=remote)
+
+# The current params (plus OVERRIDES) over SEEDS seeds as DVC experiments; mean ± std table
+# (README "Seed noise"):  make seeds NAME=plain_ae SEEDS=3 OVERRIDES='-S train.noise=none'
+NAME ?= current
+SEEDS ?= 3
+OVERRIDES ?=
+seeds: env
+	$(RUN) python -m ssae.seeds run $(NAME) --seeds $(SEEDS) $(OVERRIDES)
 
 cpu-protocol paper-protocol: env
 	$(RUN) python -m ssae.protocols $(@:-protocol=) $(MVTEC_SOURCE) -S 'categories=$(CATEGORIES)'

@@ -80,6 +80,14 @@ def main() -> None:
     write_csv({c: v[:2] for c, v in pros.items()}, ("fpr", "pro"), paths.PRO_CSV)
     write_csv({c: (d["epoch"], d["loss"]) for c, d in losses.items()}, ("epoch", "loss"), paths.LOSS_CSV)
 
+    # aggregate depends on the directories data/scores and reports/train: a removed category's
+    # files stay there (DVC deletes no outputs of a stage that left the pipeline) and are part of
+    # their hash, which a clone's `dvc pull` cannot restore
+    stale = sorted(str(p) for p in [*paths.SCORES.glob("*.npz"), *paths.TRAIN_LOGS.glob("*")]
+                   if (p.stem if p.suffix == ".npz" else p.name) not in params.categories)
+    if stale:
+        print(f"note: {', '.join(stale)}: not in params.yaml categories (left by a removed category); delete "
+              "them and re-run aggregate, or a clone's `dvc pull` + `dvc status` reports aggregate as changed")
     table = results_table(rows, params.data.dataset)
     metrics = list(rows[params.categories[0]])
     value = lambda v: None if pd.isna(v) else round(float(v), 6)  # noqa: E731  (null: not available)

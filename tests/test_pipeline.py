@@ -137,54 +137,6 @@ def test_experiment_and_metrics_diff(repo):
     assert sum("t.epochs=" in line for line in compare) >= 1
 
 
-def edit_params(repo: Path, edit) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    edit(params)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def changed_stages(repo: Path) -> set[str]:
-    return set(json.loads(run(["dvc", "status", "--json"], repo)))
-
-
-def ran(out: str) -> set[str]:
-    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
-
-
-def test_a_per_category_override_reruns_only_that_category(repo):
-    commit(repo, "baseline")
-    edit_params(repo, lambda p: p["overrides"]["tissue"]["score"].update(gallery_per_type=2))
-    # the threshold is calibrated in train with the category's score.map and score.sigma, so train
-    # tracks the category's score overrides too
-    assert changed_stages(repo) == {"train@tissue", "score@tissue"}
-    assert ran(run(["dvc", "repro"], repo)) == {"train@tissue", "score@tissue", "aggregate"}
-
-    edit_params(repo, lambda p: p["overrides"]["tissue"]["train"].update(epochs=3))
-    # masks reads train.image_size, so it tracks the category's train overrides too
-    assert changed_stages(repo) == {"masks@tissue", "train@tissue"}
-    assert ran(run(["dvc", "repro"], repo)) == {"masks@tissue", "train@tissue", "score@tissue", "aggregate"}
-    epochs = {c: json.loads((repo / f"data/models/{c}/meta.json").read_text())["train"]["epochs"] for c in ("brick", "tissue")}
-    assert epochs["tissue"] == 3 and epochs["brick"] == load_params(repo / "params.yaml").train.epochs
-    commit(repo, "tissue overridden")
-
-
-def test_adding_a_category_runs_only_its_stages_and_removing_one_only_aggregate(repo):
-    commit(repo, "before adding")
-    edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue", "grass"]))
-    new = {f"{s}@grass" for s in ("download", "masks", "train", "score")}
-    assert changed_stages(repo) == new | {"aggregate"}
-    assert ran(run(["dvc", "repro"], repo)) == new | {"aggregate"}
-    assert json.loads((repo / "reports/metrics.json").read_text())["n_categories"] == 3
-    commit(repo, "grass added")
-
-    edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue"]))
-    assert changed_stages(repo) == {"aggregate"}
-    assert ran(run(["dvc", "repro"], repo)) == {"aggregate"}
-    commit(repo, "grass removed")
-    diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo))["reports/metrics.json"]
-    assert diff["n_categories"] == {"old": 3, "new": 2, "diff": -1}  # the means are over different sets
-
-
 def test_seeds_run_as_experiments_and_tabulate(repo):
     commit(repo, "baseline of the seed runs")
     params = (repo / "params.yaml").read_bytes()
@@ -217,3 +169,54 @@ def test_push_fresh_clone_pull_reproduces_without_recomputing(repo, tmp_path):
         assert (clone / f).read_bytes() == (repo / f).read_bytes(), f
     out = run(["dvc", "repro"], clone)
     assert "Running stage" not in out
+
+def edit_params(repo: Path, edit) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    edit(params)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def changed_stages(repo: Path) -> set[str]:
+    return set(json.loads(run(["dvc", "status", "--json"], repo)))
+
+
+def ran(out: str) -> set[str]:
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
+
+
+def test_a_per_category_override_reruns_only_that_category(repo):
+    commit(repo, "baseline")
+    edit_params(repo, lambda p: p["overrides"]["tissue"]["score"].update(gallery_per_type=2))
+    # the threshold is calibrated in train with the category's score.map and score.sigma, so train
+    # tracks the category's score overrides too
+    assert changed_stages(repo) == {"train@tissue", "score@tissue"}
+    # the same model and scores come out (only the gallery changes), so aggregate is not re-run
+    assert ran(run(["dvc", "repro"], repo)) == {"train@tissue", "score@tissue"}
+
+    edit_params(repo, lambda p: p["overrides"]["tissue"]["train"].update(epochs=3))
+    # masks reads train.image_size, so it tracks the category's train overrides too
+    assert changed_stages(repo) == {"masks@tissue", "train@tissue"}
+    assert ran(run(["dvc", "repro"], repo)) == {"masks@tissue", "train@tissue", "score@tissue", "aggregate"}
+    epochs = {c: json.loads((repo / f"data/models/{c}/meta.json").read_text())["train"]["epochs"] for c in ("brick", "tissue")}
+    assert epochs["tissue"] == 3 and epochs["brick"] == load_params(repo / "params.yaml").train.epochs
+    commit(repo, "tissue overridden")
+
+
+def test_adding_a_category_runs_only_its_stages_and_removing_one_only_aggregate(repo):
+    commit(repo, "before adding")
+    edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue", "grass"]))
+    new = {f"{s}@grass" for s in ("download", "masks", "train", "score")}
+    assert changed_stages(repo) == new | {"aggregate"}
+    assert ran(run(["dvc", "repro"], repo)) == new | {"aggregate"}
+    assert json.loads((repo / "reports/metrics.json").read_text())["n_categories"] == 3
+    commit(repo, "grass added")
+
+    edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue"]))
+    assert changed_stages(repo) == {"aggregate"}
+    out = run(["dvc", "repro"], repo)
+    assert ran(out) == {"aggregate"}
+    assert "note: data/scores/grass.npz, reports/train/grass: not in params.yaml categories" in out
+    commit(repo, "grass removed")
+    diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo))["reports/metrics.json"]
+    assert diff["n_categories"] == {"old": 3, "new": 2, "diff": -1}  # the means are over different sets
+

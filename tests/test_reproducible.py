@@ -42,7 +42,8 @@ def prepared(tmp_path_factory) -> Path:
     """data/raw and data/masks of the tiny brick (numpy only: the same on every machine)."""
     d = tmp_path_factory.mktemp("prepared")
     (d / "params.yaml").write_text(yaml.safe_dump(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)))
-    for name, args in (("download", ()), ("masks", ("--category", "brick"))):
+    for name in ("download", "masks"):
+        args = ("--category", "brick")
         r = stage(name, d, *args)
         assert r.returncode == 0, r.stderr
     return d
