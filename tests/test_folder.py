@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
 from ssae.artifacts import load_npz
 from ssae.calibration import holdout_split
-from test_pipeline import BIN, ROOT, commit, merge, run
+from test_pipeline import BIN, ROOT, new_project, run
 
 SIZE = {"widget-A": (40, 56), "plate_2": (48, 36)}  # (H, W): neither square nor the model's 32
 
@@ -73,19 +72,7 @@ TINY = {
 def repo(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("folder")
     tree = write_custom_tree(base / "photos")
-    dst = base / "repo"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if f.startswith(("data/", "reports/")) or f == "dvc.lock" or not (ROOT / f).is_file():
-            continue
-        (dst / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, dst / f)
-    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()),
-                   TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], dst)
-    commit(dst, "custom tree")
+    dst = new_project(base / "repo", TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
     run(["dvc", "repro"], dst)
     return dst
 

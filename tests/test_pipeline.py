@@ -50,9 +50,9 @@ def run(args: list[str], cwd: Path) -> str:
     return r.stdout
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    dst = tmp_path_factory.mktemp("pipeline")
+def new_project(dst: Path, params: dict) -> Path:
+    """A git repository at ``dst`` with the project's files (no results, no dvc.lock) and
+    params.yaml with ``params`` merged in, committed; returns ``dst``."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
     for f in files:
@@ -60,10 +60,16 @@ def repo(tmp_path_factory) -> Path:
             continue
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, dst / f)
-    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (dst / "params.yaml").write_text(yaml.safe_dump(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), params),
+                                                    sort_keys=False))
     run(["git", "init", "-q"], dst)
-    commit(dst, "tiny")
+    commit(dst, "project")
+    return dst
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    dst = new_project(tmp_path_factory.mktemp("pipeline"), TINY)
     run(["dvc", "repro"], dst)
     return dst
 
