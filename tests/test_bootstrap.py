@@ -108,4 +108,8 @@ def test_interval_table_and_markdown_cells():
     # a metric only one category has: the mean's interval is that category's
     ci = interval_table({"a": {"aupro": np.linspace(0.1, 0.3, 1001)}, "b": {}}, "embedded", 0.95)
     assert ci.loc["mean", "aupro_low"] == ci.loc["a", "aupro_low"] and np.isnan(ci.loc["b", "aupro_low"])
+    # a metric undefined in one category (precision with nothing flagged): the mean is the others'
+    ci = interval_table({"a": {"precision": np.linspace(0.1, 0.3, 1001)}, "b": {"precision": np.full(1001, np.nan)}},
+                        "embedded", 0.95)
+    assert ci.loc["mean", "precision_low"] == pytest.approx(ci.loc["a", "precision_low"])
     assert markdown_table(pd.DataFrame({"image_auroc": [0.6]}, index=["a"])).splitlines()[2] == "| a | 60.0 |"

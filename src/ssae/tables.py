@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -49,14 +51,18 @@ def interval_table(replicates: dict[str, dict[str, np.ndarray]], dataset: str, l
     means), columns ``<metric>_low`` and ``<metric>_high``. {category: {metric: (B,) replicates}},
     a metric absent where a category cannot have it. A mean's replicate b is the mean of its
     categories' replicates b (independent test sets), over the categories that have the metric
-    (as the mean row); NaN replicates (undefined in that resample) are left out."""
+    and where it is defined in that resample (as the mean row skips "–"); NaN replicates are
+    left out."""
     reps = dict(replicates)
-    for name, members in mean_groups(list(replicates), dataset).items():
-        having = lambda m: [replicates[c][m] for c in members if m in replicates[c]]  # noqa: E731
-        reps[name] = {m: np.mean(having(m), axis=0) for m in dict.fromkeys(k for c in members for k in replicates[c])}
     q = [(1 - level) / 2, (1 + level) / 2]
-    rows = {row: {f"{m}_{end}": v for m, r in metrics.items() for end, v in zip(("low", "high"), np.nanquantile(r, q))}
-            for row, metrics in reps.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all NaN (never defined): the interval is NaN
+        for name, members in mean_groups(list(replicates), dataset).items():
+            having = lambda m: np.array([replicates[c][m] for c in members if m in replicates[c]])  # noqa: E731
+            reps[name] = {m: np.nanmean(having(m), axis=0)
+                          for m in dict.fromkeys(k for c in members for k in replicates[c])}
+        rows = {row: {f"{m}_{end}": v for m, r in metrics.items() for end, v in zip(("low", "high"), np.nanquantile(r, q))}
+                for row, metrics in reps.items()}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "category"
     return table
