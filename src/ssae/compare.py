@@ -101,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=120)
     args = parser.parse_args(argv)
     cmd = ["dvc", "exp", "show", "--json"] + (["-A"] if args.all_commits else [])
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError:
+        print("error: dvc is not on PATH: activate the environment (source .venv/bin/activate) or use make compare",
+              file=sys.stderr)
+        return 2
     if r.returncode != 0:
         print(f"error: {' '.join(cmd)} failed: {r.stderr.strip()}", file=sys.stderr)
         return 2
