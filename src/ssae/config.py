@@ -17,17 +17,11 @@ from typing import Literal
 import yaml
 
 from ssae import mvtec
-from ssae.schema import ConfigError, build, check, replace_from
+from ssae.overrides import SECTIONS, apply as apply_overrides, complete as complete_overrides, empty as no_overrides
+from ssae.schema import ConfigError, build, check
 
 EMBEDDED_CATEGORIES = ("brick", "grass", "gravel", "tissue")
 ALL_CATEGORIES = EMBEDDED_CATEGORIES + mvtec.CATEGORIES
-# the sections a category may override (``overrides.<category>.<section>``); each is a params
-# key that DVC tracks per stage, so every category has all three (``{}``: no override)
-OVERRIDABLE = ("masks", "train", "score")
-
-
-def _no_overrides() -> dict[str, dict[str, dict]]:
-    return {c: {s: {} for s in OVERRIDABLE} for c in ALL_CATEGORIES}
 
 
 @dataclass(frozen=True)
@@ -271,8 +265,8 @@ class Params:
     aggregate: AggregateConfig = field(default_factory=AggregateConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     # category -> {masks: {...}, train: {...}, score: {...}}: values that category uses instead
-    # of the sections above (partial, nested). A category left out has no overrides.
-    overrides: dict[str, dict[str, dict]] = field(default_factory=_no_overrides)
+    # of the sections above (partial, nested; ssae.overrides). A category left out has none.
+    overrides: dict[str, dict[str, dict]] = field(default_factory=lambda: no_overrides(ALL_CATEGORIES))
 
     def __post_init__(self) -> None:
         check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
@@ -287,29 +281,16 @@ class Params:
             unknown = [c for c in self.categories if c not in known]
             check("categories", not unknown,
                    f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}")
-        check("overrides", isinstance(self.overrides, dict), f"must be a mapping, got {type(self.overrides).__name__}")
         named = list(dict.fromkeys(ALL_CATEGORIES + tuple(self.categories)))  # your own data's names too
-        for category, sections in self.overrides.items():
-            key = f"overrides.{category}"
-            check(key, category in named, f"unknown category (known: {named})")
-            check(key, isinstance(sections, dict), f"must be a mapping of {list(OVERRIDABLE)}, got {sections!r}")
-            extra = sorted(set(sections) - set(OVERRIDABLE))
-            check(f"{key}.{extra[0] if extra else ''}", not extra,
-                  f"unknown key (a category may override {list(OVERRIDABLE)})")
-        full = _no_overrides() | {c: {s: {} for s in OVERRIDABLE} for c in self.categories}
-        for category, sections in self.overrides.items():  # fill in what was left out
-            full[category].update({s: v if v is not None else {} for s, v in sections.items()})
-        object.__setattr__(self, "overrides", full)
-        for category, sections in full.items():  # every override validates against its section
-            for s in OVERRIDABLE:
-                replace_from(getattr(self, s), sections[s], f"overrides.{category}.{s}.")
+        object.__setattr__(self, "overrides", complete_overrides(self.overrides, named, self._sections()))
+
+    def _sections(self) -> dict:
+        return {s: getattr(self, s) for s in SECTIONS}
 
     def for_category(self, category: str) -> Params:
         """These params as ``category``'s stages see them: masks, train and score with
         ``overrides.<category>`` applied (``ConfigError`` naming the overridden key if invalid)."""
-        over = self.overrides[category]
-        return replace(self, **{s: replace_from(getattr(self, s), over[s], f"overrides.{category}.{s}.")
-                                for s in OVERRIDABLE})
+        return replace(self, **apply_overrides(self._sections(), self.overrides[category], category))
 
 
 def parse_params(raw: dict) -> Params:
