@@ -176,6 +176,12 @@ class TrainConfig:
     holdout: float = 0.1
     # the threshold is this quantile of the held-out images' scores (never the test set)
     threshold_quantile: float = 0.99
+    # exponential moving average of the weights, decay per optimiser step (0: off); the averaged
+    # model is the one saved (its decay ramps up as (1 + step) / (10 + step) early on)
+    ema: float = 0.0
+    # train on random crops of this side (px) of the image_size images, score whole images (the
+    # model is fully convolutional); 0: whole images
+    crop: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
@@ -198,6 +204,9 @@ class TrainConfig:
         check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
         check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
         check("input_noise_std", self.input_noise_std >= 0, f"must be >= 0, got {self.input_noise_std}")
+        check("ema", 0 <= self.ema < 1, f"must be in [0, 1), got {self.ema}")
+        check("crop", self.crop == 0 or (16 <= self.crop <= self.image_size and self.crop % stride == 0),
+              f"must be 0 or a multiple of {stride} in [16, image_size = {self.image_size}], got {self.crop}")
         check("holdout", 0 < self.holdout <= 0.5, f"must be in (0, 0.5], got {self.holdout}")
         check("threshold_quantile", 0.5 <= self.threshold_quantile <= 1,
               f"must be in [0.5, 1], got {self.threshold_quantile}")

@@ -57,6 +57,7 @@ class Plan:
     tex_mean: np.ndarray  # (B, 3)
     tex_contrast: np.ndarray  # (B,)
     tex_grain: np.ndarray  # (B,) grain std
+    crop: np.ndarray | None = None  # (B, 2) top-left corner (y, x) of the training crop, px (train.crop)
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -101,6 +102,19 @@ def plan_batch(idx: np.ndarray, n_images: int, n_masks: int, cfg: TrainConfig, s
             p.tex_contrast[j] = rng.uniform(0.02, 0.25)
             p.tex_grain[j] = rng.uniform(0, 0.05)
     return p
+
+
+def plan_crops(plan: Plan, size: int, crop: int, seed: int, epoch: int) -> Plan:
+    """Add the top-left corners of ``crop``-px training crops of ``size``-px images to ``plan``,
+    each from its own (seed, epoch, image, 1) generator (the corruption draws stay as they are)."""
+    plan.crop = np.array([np.random.default_rng([seed, epoch, int(i), 1]).integers(0, size - crop + 1, 2)
+                          for i in plan.index], np.int64).reshape(-1, 2)
+    return plan
+
+
+def cropped(t: torch.Tensor, corners: np.ndarray, crop: int) -> torch.Tensor:
+    """(B, C, S, S) -> (B, C, crop, crop): sample b's crop at ``corners[b]`` (y, x)."""
+    return torch.stack([t[b, :, y : y + crop, x : x + crop] for b, (y, x) in enumerate(corners)])
 
 
 def _as_tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -193,4 +207,6 @@ def make_batch(images: torch.Tensor, bank: torch.Tensor, plan: Plan, cfg: TrainC
         x[sel] = (x[sel] + cfg.noise_std * torch.randn(x[sel].shape, generator=gen, device=dev)).clamp(0, 1)
     if cfg.input_noise_std > 0:  # "Noise & Pattern": i.i.d. noise on top of the occlusions, every sample
         x = (x + cfg.input_noise_std * torch.randn(x.shape, generator=gen, device=dev)).clamp(0, 1)
+    if plan.crop is not None:  # corrupted at full size, so fills and masks keep their scale
+        x, clean, masks = (cropped(t, plan.crop, cfg.crop) for t in (x, clean, masks))
     return x, clean, masks

@@ -12,6 +12,7 @@ never waits on the host within an epoch.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
@@ -22,7 +23,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ssae.config import TrainConfig
-from ssae.corruption import batch_generator, make_batch, plan_batch
+from ssae.corruption import batch_generator, make_batch, plan_batch, plan_crops
 from ssae.model import SDCCCM, init_weights
 
 
@@ -89,6 +90,18 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y:
     return loss.detach()
 
 
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    """``ema`` <- the exponential moving average of ``model``'s weights (decay ramped up as
+    min(decay, (1 + step) / (10 + step)), so early steps do not drag in the random start); buffers
+    (BatchNorm statistics) are copied."""
+    d = min(decay, (1 + step) / (10 + step))
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(p, 1 - d)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
+
+
 def train(
     images: np.ndarray,
     bank: np.ndarray,
@@ -116,16 +129,19 @@ def train(
     steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
     sched = make_schedule(opt, cfg, cfg.epochs * steps_per_epoch)
     losses: list[float] = []
+    ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema else None
     if resume is not None:
         model.load_state_dict(resume["model"])
         opt.load_state_dict(resume["opt"])
         sched.load_state_dict(resume["sched"])
         losses = list(resume["losses"])
+        if ema is not None:
+            ema.load_state_dict(resume["ema"])
 
     def snapshot() -> dict[str, Any]:
         cpu = lambda sd: {k: v.detach().cpu() if torch.is_tensor(v) else v for k, v in sd.items()}  # noqa: E731
         return {"epochs_done": len(losses), "model": cpu(model.state_dict()), "opt": opt.state_dict(),
-                "sched": sched.state_dict(), "losses": list(losses)}
+                "sched": sched.state_dict(), "losses": list(losses), **({"ema": cpu(ema.state_dict())} if ema else {})}
 
     images_dev = torch.from_numpy(images).to(device)  # (N, 3, S, S), resident for the whole run
     bank_dev = torch.from_numpy(bank.astype(np.uint8)).to(device)  # (M, S, S)
@@ -136,12 +152,17 @@ def train(
         total = torch.zeros((), device=device)
         for step, start in enumerate(range(0, len(images), cfg.batch_size)):
             plan = plan_batch(order[start : start + cfg.batch_size], len(images), len(bank), cfg, seed, epoch, policy)
+            if cfg.crop:
+                plan = plan_crops(plan, images.shape[-1], cfg.crop, seed, epoch)
             x, y, m = make_batch(images_dev, bank_dev, plan, cfg, policy, batch_generator(seed, epoch, step, device))
             loss = train_step(model, opt, x, y, m, cfg, amp)
             sched.step()
+            if ema is not None:
+                ema_update(ema, model, cfg.ema, epoch * steps_per_epoch + step)
             total += loss * len(plan.index)  # no host sync per step
         losses.append(total.item() / len(images))
         bar.set_postfix(loss=f"{losses[-1]:.5f}")
         on_epoch(epoch, losses[-1], snapshot)
+    model = ema if ema is not None else model
     model.eval()
     return model, losses
