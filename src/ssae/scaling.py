@@ -48,10 +48,12 @@ def sample_tflop(train: dict) -> float:
 def points(records: list[dict], n_train: int) -> list[dict]:
     """One point per record: series label, epochs, TFLOP, metric means and stds over seeds (in %)."""
     out = []
+    common = set.intersection(*(set(r["overrides"]) for r in records)) if records else set()
     for rec in records:
         train = record_config(rec)["train"]
-        series = ", ".join(o for o in rec["overrides"] if not o.startswith(("train.epochs=", "categories=")))
-        p = {"name": rec["name"], "series": series or "params", "epochs": train["epochs"],
+        # a series is named by what its records change beyond the overrides they all share
+        series = ", ".join(o for o in rec["overrides"] if o not in common and not o.startswith("train.epochs="))
+        p = {"name": rec["name"], "series": series or "common settings", "epochs": train["epochs"],
              "tflop": train["epochs"] * n_train * sample_tflop(train), "seeds": len(rec["seeds"])}
         for k in METRICS:
             v = [100 * s["mean"][k] for s in rec["seeds"].values() if s["mean"].get(k) is not None]
@@ -80,9 +82,10 @@ def reach(ab: tuple[float, float], target: float) -> float | None:
     return float(2 ** ((np.log(t / (1 - t)) - a) / b))
 
 
-def report(pts: list[dict], targets: tuple[float, ...]) -> str:
+def report(pts: list[dict], targets: tuple[float, ...], common: list[str]) -> str:
     """Markdown: the points, and per series and metric the fit and the compute for each target."""
-    lines = ["| series | epochs | TFLOP | seeds | " + " | ".join(METRICS.values()) + " |",
+    lines = ["All runs: " + (", ".join(f"`{o}`" for o in common) or "params.yaml") + ". Metrics in %, mean ± std "
+             "over seeds where there are several.", "","| series | epochs | TFLOP | seeds | " + " | ".join(METRICS.values()) + " |",
              "|---|---:|---:|---:|" + "---:|" * len(METRICS)]
     for p in pts:
         cells = [f"{p[k][0]:.1f}" + (f" ± {p[k][1]:.1f}" if p["seeds"] > 1 else "") if p[k] else "–" for k in METRICS]
@@ -137,8 +140,11 @@ def main(names: list[str] = typer.Argument(..., help="Records in reports/seeds/ 
     if missing:
         raise typer.BadParameter(f"no record reports/seeds/{missing[0]}.json: run `python -m ssae.seeds run` first")
     pts = points([json.loads((Path("reports/seeds") / f"{n}.json").read_text()) for n in names], train_images)
+    out.parent.mkdir(parents=True, exist_ok=True)
     figure(pts, out.with_suffix(".png"), title)
-    out.with_suffix(".md").write_text(report(pts, tuple(targets)))
+    records = [json.loads((Path("reports/seeds") / f"{n}.json").read_text()) for n in names]
+    common = [o for o in records[0]["overrides"] if all(o in r["overrides"] for r in records)]
+    out.with_suffix(".md").write_text(report(pts, tuple(targets), common))
     print(out.with_suffix(".md").read_text(), end="")
 
 
