@@ -42,7 +42,7 @@ def ground_truth(test, size: int) -> np.ndarray:
 
 @app.command(help=stage_help(
     "Score one category's test images: reconstruction, anomaly map (the model folder's score.map and "
-    "score.sigma, fixed at training) and image score (the map's maximum), and draw the gallery.",
+    "score.sigma, fixed at training) and image score (the map's maximum, or its top-k mean: score.image_topk), and draw the gallery.",
     f"{paths.raw_category(C)}/test/ and ground_truth/, {paths.model_dir(C)}/; {paths.PARAMS}: score.batch_size, "
     "score.gallery_per_type, score.device, runtime and overrides.<category>.score.",
     f"{paths.scores_file(C)} (maps, scores, labels, masks, threshold), {paths.gallery_png(C)}.",
@@ -51,7 +51,7 @@ def main(category: str = typer.Option(..., help="Category to score (one of param
     import numpy as np  # imported here (torch): --help stays fast
 
     from ssae import runtime
-    from ssae.checkpoint import load_calibration, load_model
+    from ssae.checkpoint import load_calibration, load_image_topk, load_model
     from ssae.cli import fail, start
     from ssae.figures import gallery
     from ssae.layout import DatasetError, load_images
@@ -65,7 +65,7 @@ def main(category: str = typer.Option(..., help="Category to score (one of param
     images = load_images(list(test.image), size)
     recon = reconstruct(model, images, params.score.batch_size, device)
     maps = anomaly_maps(images, recon, sigma, map_kind)
-    scores = image_scores(maps)
+    scores = image_scores(maps, load_image_topk(paths.model_calibration(category)))
     try:
         gt = ground_truth(test, size)
     except DatasetError as e:

@@ -6,7 +6,7 @@ itself) and calibration.json, and the per-epoch loss through DVCLive to reports/
 
 Calibration (``ssae.calibration``): train.holdout of the normal training images (seeded by seed
 and category) are not trained on; after training they are scored with the anomaly map of
-score.map and score.sigma, and the threshold is the train.threshold_quantile quantile of their
+score.map, score.sigma and score.image_topk, and the threshold is the train.threshold_quantile quantile of their
 scores. This stage reads train/good only: the test set never sets the threshold.
 
 Resuming: after every epoch the full training state goes to data/checkpoints/<category>.pt,
@@ -32,7 +32,7 @@ app = typer.Typer(add_completion=False)
     "calibrate its threshold on the held-out ones; a killed run resumes from "
     f"{paths.checkpoint_file(C)}.",
     f"{paths.raw_category(C)}/train/good/, {paths.masks_file(C)}; {paths.PARAMS}: seed, train, score.map, "
-    "score.sigma, runtime and overrides.<category>.train / .score.",
+    "score.sigma, score.image_topk, runtime and overrides.<category>.train / .score.",
     f"{paths.model_weights(C)}, {paths.model_meta(C)} (the full training config), "
     f"{paths.model_calibration(C)} (threshold), "
     f"{paths.train_log_dir(C)}/ (DVCLive loss per epoch).",
@@ -81,8 +81,9 @@ def main(category: str = typer.Option(..., help="Category to train (one of param
                cfg=cfg, policy=policy, device=device, n_train_images=len(images), losses=losses)
     heldout = load_images([normal[i] for i in held], cfg.image_size)
     maps = anomaly_maps(heldout, reconstruct(model, heldout, cfg.batch_size, device), params.score.sigma, params.score.map)
-    cal = calibrate(image_scores(maps), cfg.threshold_quantile)
+    cal = calibrate(image_scores(maps, params.score.image_topk), cfg.threshold_quantile)
     save_calibration(paths.model_calibration(category), cal, map_kind=params.score.map, sigma=params.score.sigma,
+                     image_topk=params.score.image_topk,
                      heldout_images=[f"train/good/{normal[i].name}" for i in held])
     paths.checkpoint_file(category).unlink(missing_ok=True)
     print(f"{category}: trained on {len(images)} normal images; threshold {cal.threshold:.6g} = quantile "

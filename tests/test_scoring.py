@@ -36,6 +36,15 @@ def test_an_image_score_is_the_maximum_of_its_map():
     assert np.array_equal(scores, maps.max(axis=(1, 2)))
 
 
+def test_a_topk_image_score_is_the_mean_of_the_highest_pixels():
+    maps = np.random.default_rng(0).random((3, 10, 10)).astype(np.float32)
+    maps[1, 0, :5] = 5.0  # five pixels of 100: topk 0.05 averages exactly them
+    scores = image_scores(maps, topk=0.05)
+    assert scores.shape == (3,) and scores.dtype == np.float32 and scores[1] == pytest.approx(5.0)
+    assert np.allclose(scores, np.sort(maps.reshape(3, -1), axis=1)[:, -5:].mean(axis=1))
+    assert np.array_equal(image_scores(maps, topk=0.001), maps.max(axis=(1, 2)))  # less than a pixel: the max
+
+
 def test_msgms_sees_structure_not_brightness():
     rng = np.random.default_rng(0)
     images = rng.random((1, 3, 32, 32), dtype=np.float32) * 0.5

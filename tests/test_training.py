@@ -93,3 +93,41 @@ def test_the_ssim_term_is_weighted_into_the_loss_and_reaches_training(data):
     _, plain = train(*data, cfg(epochs=1), 0, CPU)
     _, with_ssim = train(*data, cfg(epochs=1, ssim_weight=1.0), 0, CPU)
     assert with_ssim[0] > plain[0] + 0.1
+
+
+def test_ema_saves_an_average_that_differs_from_the_last_weights_and_resumes_bit_identically(data):
+    c = cfg(ema=0.9)
+    plain, _ = train(*data, cfg(), 0, CPU, policy="none")
+    averaged, losses = train(*data, c, 0, CPU, policy="none")
+    # the same optimisation (identical losses), but the saved weights are the average
+    assert losses == train(*data, cfg(), 0, CPU, policy="none")[1]
+    assert not all(torch.equal(a, b) for a, b in zip(weights(plain), weights(averaged)))
+    saved = {}
+
+    def kill_after_epoch_0(epoch, loss, snapshot):
+        saved.update(snapshot())
+        if epoch == 0:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(*data, c, 0, CPU, kill_after_epoch_0, policy="none")
+    assert "ema" in saved
+    resumed, _ = train(*data, c, 0, CPU, policy="none", resume=saved)
+    assert all(torch.equal(a, b) for a, b in zip(weights(averaged), weights(resumed)))
+
+
+def test_crops_train_on_crop_sized_batches_from_seeded_corners(data):
+    from ssae.corruption import cropped, plan_batch, plan_crops
+
+    c = cfg(crop=8)
+    p1 = plan_crops(plan_batch(np.arange(4), 4, 4, c, 0, 0, "none"), 16, 8, 0, 0)
+    p2 = plan_crops(plan_batch(np.arange(4), 4, 4, c, 0, 0, "none"), 16, 8, 0, 0)
+    assert p1.crop.shape == (4, 2) and np.array_equal(p1.crop, p2.crop)
+    assert (p1.crop >= 0).all() and (p1.crop <= 8).all() and len({tuple(x) for x in p1.crop}) > 1
+    t = torch.arange(4 * 16 * 16, dtype=torch.float32).reshape(4, 1, 16, 16)
+    out = cropped(t, p1.crop, 8)
+    y, x = p1.crop[2]
+    assert out.shape == (4, 1, 8, 8) and torch.equal(out[2, 0], t[2, 0, y : y + 8, x : x + 8])
+    model, losses = train(*data, c, 0, CPU, policy="none")
+    assert len(losses) == 3 and np.isfinite(losses).all()
+    assert model(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16, 16)  # whole images at inference

@@ -91,9 +91,10 @@ def load_model(weights: Path, meta_file: Path, device: torch.device) -> tuple[SD
     return model.to(device).eval(), int(meta["train"]["image_size"])
 
 
-def save_calibration(path: Path, cal: Calibration, *, map_kind: str, sigma: float, heldout_images: list[str]) -> None:
+def save_calibration(path: Path, cal: Calibration, *, map_kind: str, sigma: float, heldout_images: list[str],
+                     image_topk: float = 0.0) -> None:
     """Write the anomaly-map recipe and the calibration (threshold, scale, held-out scores)."""
-    save_json(path, {"map": map_kind, "sigma": sigma, "threshold": cal.threshold, "scale": cal.scale,
+    save_json(path, {"map": map_kind, "sigma": sigma, "image_topk": image_topk, "threshold": cal.threshold, "scale": cal.scale,
                      "quantile": cal.quantile,
                      "heldout": {"images": heldout_images, "scores": list(cal.heldout_scores)}})
 
@@ -103,3 +104,9 @@ def load_calibration(path: Path) -> tuple[Calibration, str, float]:
     d = json.loads(Path(path).read_text())
     cal = Calibration(float(d["threshold"]), float(d["scale"]), float(d["quantile"]), tuple(d["heldout"]["scores"]))
     return cal, str(d["map"]), float(d["sigma"])
+
+
+def load_image_topk(path: Path) -> float:
+    """The image score's top-k fraction of a ``save_calibration`` file (0, the maximum, for model
+    folders written before it was a param)."""
+    return float(json.loads(Path(path).read_text()).get("image_topk", 0.0))

@@ -170,7 +170,7 @@ class TrainConfig:
     # (brick, wood), nothing for objects (see augment.AUGMENT); or one policy for all
     augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
-    amp: bool = True  # on CUDA: bfloat16 autocast and channels-last (ignored on CPU)
+    amp: bool = True  # on CUDA: bfloat16 autocast (ignored on CPU)
     # fraction of the normal training images held out (seeded by seed and category) to calibrate
     # the decision threshold; never trained on (ssae.calibration)
     holdout: float = 0.1
@@ -205,8 +205,8 @@ class TrainConfig:
         check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
         check("input_noise_std", self.input_noise_std >= 0, f"must be >= 0, got {self.input_noise_std}")
         check("ema", 0 <= self.ema < 1, f"must be in [0, 1), got {self.ema}")
-        check("crop", self.crop == 0 or (16 <= self.crop <= self.image_size and self.crop % stride == 0),
-              f"must be 0 or a multiple of {stride} in [16, image_size = {self.image_size}], got {self.crop}")
+        check("crop", self.crop == 0 or (0 < self.crop <= self.image_size and self.crop % stride == 0),
+              f"must be 0 or a multiple of {stride} up to image_size = {self.image_size}, got {self.crop}")
         check("holdout", 0 < self.holdout <= 0.5, f"must be in (0, 0.5], got {self.holdout}")
         check("threshold_quantile", 0.5 <= self.threshold_quantile <= 1,
               f"must be in [0.5, 1], got {self.threshold_quantile}")
@@ -218,12 +218,15 @@ class ScoreConfig:
     # magnitude similarity (scoring.py)
     map: Literal["l2", "msgms"] = "l2"
     sigma: float = 2.0  # Gaussian smoothing of the anomaly map, px at model resolution (0: none)
+    # image score: the mean of the map's highest image_topk fraction of pixels (0: the maximum)
+    image_topk: float = 0.0
     batch_size: int = 16
     gallery_per_type: int = 1  # highest- and lowest-scored examples per defect type in the gallery
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
 
     def __post_init__(self) -> None:
         check("sigma", self.sigma >= 0, f"must be >= 0, got {self.sigma}")
+        check("image_topk", 0 <= self.image_topk <= 1, f"must be in [0, 1], got {self.image_topk}")
         check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
         check("gallery_per_type", self.gallery_per_type >= 1, f"must be >= 1, got {self.gallery_per_type}")
 

@@ -7,7 +7,7 @@ Inside: / 255; resize to the model's side S with ``preprocess``'s antialiased bi
 (computed from H and W at run time); the model; the error map of the model folder's recipe
 (``l2`` or ``msgms``); Gaussian smoothing as a constant (S, S) matrix ``G`` with
 ``G @ m @ G.T`` equal to ``scipy.ndimage.gaussian_filter(m, sigma, mode="reflect")``; score =
-the map's maximum at S px (as the score stage and the calibration); the normalised score of
+the map's maximum at S px, or the mean of its top ``image_topk`` fraction (as the score stage and the calibration); the normalised score of
 ``ssae.calibration``; the map resized back to (H, W) by the same matrices. The pipeline computes
 the same numbers in numpy (``preprocess``, ``scoring``): a test checks both, and onnxruntime.
 """
@@ -25,8 +25,8 @@ from torch import nn
 
 from ssae import paths
 from ssae.calibration import Calibration
-from ssae.checkpoint import load_calibration, load_model
-from ssae.scoring import gms_map
+from ssae.checkpoint import load_calibration, load_image_topk, load_model
+from ssae.scoring import gms_map, topk_count
 
 OPSET = 17
 
@@ -50,13 +50,14 @@ def blur_matrix(size: int, sigma: float) -> np.ndarray:
 class Deployed(nn.Module):
     """Raw images to scores and maps (module doc); ``model`` in eval mode."""
 
-    def __init__(self, model: nn.Module, size: int, map_kind: str, sigma: float, cal: Calibration):
+    def __init__(self, model: nn.Module, size: int, map_kind: str, sigma: float, cal: Calibration, image_topk: float = 0.0):
         super().__init__()
         if map_kind not in ("l2", "msgms"):
             raise ValueError(f"unknown anomaly map {map_kind!r}")
         self.model, self.size, self.map_kind = model.eval(), size, map_kind
         self.register_buffer("blur", torch.from_numpy(blur_matrix(size, sigma)))
         self.threshold, self.scale = float(cal.threshold), float(cal.scale)
+        self.k = topk_count(size * size, image_topk)  # pixels the image score averages
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h, w = torch.tensor(image.shape[1]), torch.tensor(image.shape[2])
@@ -69,7 +70,7 @@ class Deployed(nn.Module):
         else:
             m = gms_map(x, recon)
         m = self.blur @ m @ self.blur.t()
-        score = m.amax(dim=(1, 2))
+        score = m.amax(dim=(1, 2)) if self.k == 1 else m.flatten(1).topk(self.k, dim=1).values.mean(dim=1)
         normalised = torch.sigmoid((score - self.threshold) / self.scale)
         full = resize_weights(s, h).to(m.device) @ m @ resize_weights(s, w).to(m.device).t()  # (N, H, W)
         return score, normalised, full
@@ -83,7 +84,8 @@ def load_deployed(model_dir: Path, device: torch.device) -> tuple[Deployed, dict
     cal, map_kind, sigma = load_calibration(model_dir / paths.CALIBRATION)
     info = json.loads((model_dir / paths.META).read_text())
     info["calibration"] = json.loads((model_dir / paths.CALIBRATION).read_text())
-    return Deployed(model, size, map_kind, sigma, cal).to(device).eval(), info
+    topk = load_image_topk(model_dir / paths.CALIBRATION)
+    return Deployed(model, size, map_kind, sigma, cal, topk).to(device).eval(), info
 
 
 def export_onnx(deployed: Deployed, info: dict, out: Path) -> None:
