@@ -62,10 +62,14 @@ def points(records: list[dict], n_train: int) -> list[dict]:
     return sorted(out, key=lambda p: (p["series"], p["tflop"]))
 
 
+FIT_POINTS = 3  # the fit uses a series' largest-compute points: the local trend, not the warm-up
+
+
 def fit(pts: list[dict], metric: str) -> tuple[float, float] | None:
-    """Least-squares fit logit(metric / 100) = a + b log2(TFLOP) over the points; None if < 3."""
-    xy = [(np.log2(p["tflop"]), p[metric][0] / 100) for p in pts if p[metric] is not None]
-    if len(xy) < 3:
+    """Least-squares fit logit(metric / 100) = a + b log2(TFLOP) over the ``FIT_POINTS`` points of
+    largest compute; None with fewer."""
+    xy = sorted((np.log2(p["tflop"]), p[metric][0] / 100) for p in pts if p[metric] is not None)[-FIT_POINTS:]
+    if len(xy) < FIT_POINTS:
         return None
     x, y = np.array(xy).T
     y = np.clip(y, 1e-4, 1 - 1e-4)
@@ -90,8 +94,8 @@ def report(pts: list[dict], targets: tuple[float, ...], common: list[str]) -> st
     for p in pts:
         cells = [f"{p[k][0]:.1f}" + (f" ± {p[k][1]:.1f}" if p["seeds"] > 1 else "") if p[k] else "–" for k in METRICS]
         lines.append(f"| {p['series']} | {p['epochs']} | {p['tflop']:.1f} | {p['seeds']} | " + " | ".join(cells) + " |")
-    lines += ["", "Fit logit(metric) = a + b log2(TFLOP) per series; TFLOP at which it reaches each target "
-              "(extrapolated beyond the largest measured point):", "",
+    lines += ["", f"Fit logit(metric) = a + b log2(TFLOP) over each series' {FIT_POINTS} largest-compute points; the "
+              "TFLOP at which it reaches each target (an extrapolation beyond the largest measured point):", "",
               "| series | metric | b (logit per doubling) | " + " | ".join(f"{t:g} %" for t in targets) + " |",
               "|---|---|---:|" + "---:|" * len(targets)]
     for series in dict.fromkeys(p["series"] for p in pts):
@@ -100,7 +104,7 @@ def report(pts: list[dict], targets: tuple[float, ...], common: list[str]) -> st
             ab = fit(group, k)
             if ab is None:
                 continue
-            cells = [f"{r:.0f}" if (r := reach(ab, t)) is not None else "never" for t in targets]
+            cells = ["never" if (r := reach(ab, t)) is None else f"{r:.0f}" if r < 1e5 else "> 1e5" for t in targets]
             lines.append(f"| {series} | {label} | {ab[1]:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -143,7 +147,8 @@ def main(names: list[str] = typer.Argument(..., help="Records in reports/seeds/ 
     out.parent.mkdir(parents=True, exist_ok=True)
     figure(pts, out.with_suffix(".png"), title)
     records = [json.loads((Path("reports/seeds") / f"{n}.json").read_text()) for n in names]
-    common = [o for o in records[0]["overrides"] if all(o in r["overrides"] for r in records)]
+    common = [o for o in records[0]["overrides"]
+              if all(o in r["overrides"] for r in records) and not o.startswith("train.epochs=")]
     out.with_suffix(".md").write_text(report(pts, tuple(targets), common))
     print(out.with_suffix(".md").read_text(), end="")
 
