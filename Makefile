@@ -27,11 +27,11 @@ test: env
 	$(RUN) python -m pytest
 
 # The experiments side by side in at most 120 columns: mean metrics, category count, changed
-# params (src/ssae/compare.py).   make compare [CATEGORY=brick] [COMPARE_ARGS=-A]
+# params (src/ssae/experiments/compare.py).   make compare [CATEGORY=brick] [COMPARE_ARGS=-A]
 CATEGORY ?=
 COMPARE_ARGS ?=
 compare: env
-	$(RUN) python -m ssae.compare $(if $(CATEGORY),--category $(CATEGORY)) $(COMPARE_ARGS)
+	$(RUN) python -m ssae.experiments.compare $(if $(CATEGORY),--category $(CATEGORY)) $(COMPARE_ARGS)
 
 clean-env:
 	rm -rf .venv .tools .venv-peer
@@ -50,10 +50,10 @@ NAME ?= current
 SEEDS ?= 3
 OVERRIDES ?=
 seeds: env
-	$(RUN) python -m ssae.seeds run $(NAME) --seeds $(SEEDS) $(OVERRIDES)
+	$(RUN) python -m ssae.experiments.seed_study run $(NAME) --seeds $(SEEDS) $(OVERRIDES)
 
 cpu-protocol paper-protocol: env
-	$(RUN) python -m ssae.protocols $(@:-protocol=) $(MVTEC_SOURCE) -S 'categories=$(CATEGORIES)'
+	$(RUN) python -m ssae.experiments.protocols $(@:-protocol=) $(MVTEC_SOURCE) -S 'categories=$(CATEGORIES)'
 
 # The peer benchmark's environment (benchmarks/peer.py): the project's locked packages, the
 # project itself (editable) and anomalib (benchmarks/requirements-peer.txt). Separate from .venv

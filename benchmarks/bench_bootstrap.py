@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from ssae import bootstrap as bs
-from ssae.metrics import evaluate
-from ssae.resample import at_resolution
-from ssae.score_file import load_scores
+from ssae.evaluation import bootstrap as bs
+from ssae.evaluation.metrics import evaluate
+from ssae.evaluation.resolution import at_resolution
+from ssae.evaluation.score_file import load_scores
 
 
 def main() -> None:

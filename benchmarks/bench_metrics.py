@@ -20,7 +20,7 @@ import time
 import numpy as np
 from scipy import ndimage
 
-from ssae import metrics
+from ssae.evaluation import metrics
 
 
 def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,8 @@ from typing import Callable
 
 import torch
 
-from ssae.config import load_params
-from ssae.model import SDCCCM, count_flops, count_params
+from ssae.core.config import load_params
+from ssae.method.model import SDCCCM, count_flops, count_params
 
 
 def sync(device: torch.device) -> None:

@@ -1,4 +1,4 @@
-"""Throughput of `python -m ssae.predict` on 100 images of 256 x 256 px, end to end (decode,
+"""Throughput of `python -m ssae.deploy.predict` on 100 images of 256 x 256 px, end to end (decode,
 model, map, writing the .npy map and the overlay PNG, the CSV and JSON), on torch and on
 onnxruntime.
 
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ssae.calibration import calibrate
-from ssae.checkpoint import save_calibration, save_model
-from ssae.config import load_params
-from ssae.model import SDCCCM, init_weights
+from ssae.method.calibration import calibrate
+from ssae.method.checkpoint import save_calibration, save_model
+from ssae.core.config import load_params
+from ssae.method.model import SDCCCM, init_weights
 
 
 def make_model(folder: Path, size: int) -> None:
@@ -56,9 +56,9 @@ def main() -> None:
             folder = tmp / f"model{size}"
             make_model(folder, size)
             onnx = tmp / f"model{size}.onnx"
-            subprocess.run([sys.executable, "-m", "ssae.export", str(folder), str(onnx)], check=True, capture_output=True)
+            subprocess.run([sys.executable, "-m", "ssae.deploy.export", str(folder), str(onnx)], check=True, capture_output=True)
             for model in (folder, onnx):
-                r = subprocess.run([sys.executable, "-m", "ssae.predict", str(model), str(tmp / "*.png"),
+                r = subprocess.run([sys.executable, "-m", "ssae.deploy.predict", str(model), str(tmp / "*.png"),
                                     "--out", str(tmp / "out"), "--device", args.device], capture_output=True, text=True)
                 if r.returncode:
                     sys.exit(r.stderr)

@@ -7,7 +7,7 @@ For the model and training config of params.yaml, on random images and a random 
 the given size (the speed does not depend on the pixels):
 
 - ``train, data path on``: one full training step as the train stage runs it -- plan the batch
-  (per-sample host draws), build it on the device (``ssae.corruption.make_batch``: augmentation,
+  (per-sample host draws), build it on the device (``ssae.method.corruption.make_batch``: augmentation,
   corruption), forward, loss, backward, AdamW step;
 - ``train, data path off``: the same step on one pre-built batch;
 - ``data path only``: planning and building the batch alone;
@@ -29,10 +29,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ssae import corruption, runtime
-from ssae.config import load_params
-from ssae.model import SDCCCM, count_params
-from ssae.training import train_step
+from ssae.method import corruption
+
+from ssae.core import runtime
+from ssae.core.config import load_params
+from ssae.method.model import SDCCCM, count_params
+from ssae.method.training import train_step
 
 from bench_model import timed  # benchmarks/ is this script's folder, on sys.path
 

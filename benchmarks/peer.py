@@ -54,17 +54,17 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from ssae import runtime
-from ssae.augment import augment_policy
-from ssae.config import Params, parse_params
-from ssae.protocols import apply, load_protocol, parse_overrides
-from ssae.layout import image_shape, index_category, load_images, load_mask
-from ssae.metrics import aupro, image_auroc, pixel_auroc
-from ssae.model import SDCCCM
-from ssae.resample import upsample
-from ssae.scoring import anomaly_maps, image_scores, reconstruct
-from ssae.masks import mask_bank
-from ssae.training import train
+from ssae.core import runtime
+from ssae.method.augment import augment_policy
+from ssae.core.config import Params, parse_params
+from ssae.experiments.protocols import apply, load_protocol, parse_overrides
+from ssae.data.dataset_format import image_shape, index_category, load_images, load_mask
+from ssae.evaluation.metrics import aupro, image_auroc, pixel_auroc
+from ssae.method.model import SDCCCM
+from ssae.evaluation.resolution import upsample
+from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
+from ssae.method.corruption_masks import mask_bank
+from ssae.method.training import train
 
 DRAEM_LR = 1e-4  # anomalib's Draem.configure_optimizers
 DRAEM_MILESTONES = [400, 600]  # epochs; its MultiStepLR, gamma 0.1

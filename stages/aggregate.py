@@ -18,8 +18,8 @@ from pathlib import Path
 
 import typer
 
-from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.core import paths
+from ssae.startup import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -28,7 +28,7 @@ def write_csv(curves: dict, columns: tuple[str, str], path: Path) -> None:
     """{category: (x, y)} as one CSV: category, x, y (DVC plots one series per category)."""
     import pandas as pd
 
-    from ssae.artifacts import atomic_write
+    from ssae.core.artifacts import atomic_write
 
     df = pd.concat([pd.DataFrame({"category": [], columns[0]: [], columns[1]: []})]  # a header without curves
                    + [pd.DataFrame({"category": c, columns[0]: x, columns[1]: y}) for c, (x, y) in curves.items()])
@@ -45,14 +45,14 @@ def write_csv(curves: dict, columns: tuple[str, str], path: Path) -> None:
 def main() -> None:
     import pandas as pd  # imported here: --help stays fast
 
-    from ssae.artifacts import atomic_write, save_json
-    from ssae.cli import fail, params_or_exit
-    from ssae.figures import curves_figure, loss_curves, metric_bars
-    from ssae.metrics import evaluate, resample_curve, roc_curve
-    from ssae.resample import at_resolution
-    from ssae.score_file import load_scores
-    from ssae.bootstrap import category_seed, replicates
-    from ssae.tables import METRIC_LABELS, interval_table, markdown_table, reference_table, results_table
+    from ssae.core.artifacts import atomic_write, save_json
+    from ssae.startup import fail, params_or_exit
+    from ssae.evaluation.figures import curves_figure, loss_curves, metric_bars
+    from ssae.evaluation.metrics import evaluate, resample_curve, roc_curve
+    from ssae.evaluation.resolution import at_resolution
+    from ssae.evaluation.score_file import load_scores
+    from ssae.evaluation.bootstrap import category_seed, replicates
+    from ssae.evaluation.tables import METRIC_LABELS, interval_table, markdown_table, reference_table, results_table
 
     params = params_or_exit()
     cfg = params.aggregate

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import typer
 
-from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.core import paths
+from ssae.startup import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -37,13 +37,13 @@ def main(category: str = typer.Option(..., help="Category to build or fetch (one
     import tempfile
     from pathlib import Path
 
-    from ssae.artifacts import umask_mode
-    from ssae.cli import fail, params_or_exit
-    from ssae.embedded import build_category
-    from ssae.folder_source import acquire_folder
-    from ssae.http_download import DownloadError
-    from ssae.layout import DatasetError, index_category
-    from ssae.mvtec_source import acquire_mvtec
+    from ssae.core.artifacts import umask_mode
+    from ssae.startup import fail, params_or_exit
+    from ssae.data.embedded import build_category
+    from ssae.data.folder_source import acquire_folder
+    from ssae.data.http_download import DownloadError
+    from ssae.data.dataset_format import DatasetError, index_category
+    from ssae.data.mvtec_source import acquire_mvtec
 
     params = params_or_exit(category)
     out = paths.raw_category(category)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssae.mvtec import GREYSCALE, OFFICIAL, CategorySpec
+from ssae.core.mvtec import GREYSCALE, OFFICIAL, CategorySpec
 
 
 def write_fake_category(root: Path, size: int = 32, grey: bool = False, n_train: int = 4,

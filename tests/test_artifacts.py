@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssae.artifacts import (atomic_write, load_npz, pack_masks, save_json, save_npz, save_state_dict,
+from ssae.core.artifacts import (atomic_write, load_npz, pack_masks, save_json, save_npz, save_state_dict,
                             unpack_masks)
 
 

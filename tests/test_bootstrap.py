@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from ssae import bootstrap as bs
-from ssae.metrics import evaluate
-from ssae.tables import interval_table, markdown_table, results_table
+from ssae.evaluation import bootstrap as bs
+from ssae.evaluation.metrics import evaluate
+from ssae.evaluation.tables import interval_table, markdown_table, results_table
 
 
 @pytest.fixture(scope="module")

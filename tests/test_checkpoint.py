@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ssae.checkpoint import load_model, load_state, run_key, save_model, save_state
-from ssae.config import ModelConfig, TrainConfig
-from ssae.model import SDCCCM
+from ssae.method.checkpoint import load_model, load_state, run_key, save_model, save_state
+from ssae.core.config import ModelConfig, TrainConfig
+from ssae.method.model import SDCCCM
 
 CPU = torch.device("cpu")
 CFG = TrainConfig(image_size=16, model=ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1, 2), gates=False))

@@ -6,7 +6,7 @@ import pytest
 import typer
 
 from conftest import write_fake_category
-from ssae.cli import start
+from ssae.startup import start
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """`make compare`: experiments side by side in at most 120 columns, a note when means differ in scope."""
 
-from ssae.compare import rows, table
+from ssae.experiments.compare import rows, table
 
 
 def entry(rev, name, params, mean, cats):

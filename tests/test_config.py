@@ -7,8 +7,8 @@ import pytest
 import typer
 import yaml
 
-from ssae.cli import params_or_exit
-from ssae.config import ConfigError, Params, load_params, parse_params
+from ssae.startup import params_or_exit
+from ssae.core.config import ConfigError, Params, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from conftest import TINY, make_archive, write_fake_category
-from ssae.mvtec_source import acquire_mvtec
-from ssae.config import MvtecConfig
-from ssae.layout import DatasetError, index_category
-from ssae.http_download import DownloadError
+from ssae.data.mvtec_source import acquire_mvtec
+from ssae.core.config import MvtecConfig
+from ssae.data.dataset_format import DatasetError, index_category
+from ssae.data.http_download import DownloadError
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = dict(sleep=lambda s: None, backoff=0.0, progress=False)

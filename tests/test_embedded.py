@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssae.config import EmbeddedConfig
-from ssae.layout import index_category, load_mask
-from ssae.defects import DEFECTS
-from ssae.embedded import bands, build_category
+from ssae.core.config import EmbeddedConfig
+from ssae.data.dataset_format import index_category, load_mask
+from ssae.data.embedded_defects import DEFECTS
+from ssae.data.embedded import bands, build_category
 
 CFG = EmbeddedConfig(image_size=48, zoom=0.5, n_train=3, n_test_good=2, n_test_per_defect=2)
 

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ssae.figures import curves_figure, gallery, loss_curves, metric_bars
-from ssae.tables import METRIC_LABELS
+from ssae.evaluation.figures import curves_figure, gallery, loss_curves, metric_bars
+from ssae.evaluation.tables import METRIC_LABELS
 
 
 def draw_all(d):
@@ -31,5 +31,5 @@ def test_every_figure_is_a_png_with_the_same_bytes_each_time(tmp_path):
 
 
 def test_importing_the_figures_selects_no_backend():
-    code = "import sys, ssae.figures; print('matplotlib.pyplot' in sys.modules)"
+    code = "import sys, ssae.evaluation.figures; print('matplotlib.pyplot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

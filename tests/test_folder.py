@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ssae.artifacts import load_npz
-from ssae.calibration import holdout_split
+from ssae.core.artifacts import load_npz
+from ssae.method.calibration import holdout_split
 from test_pipeline import BIN, ROOT, new_project, run
 
 SIZE = {"widget-A": (40, 56), "plate_2": (48, 36)}  # (H, W): neither square nor the model's 32
@@ -105,7 +105,7 @@ def test_the_pipeline_runs_on_a_custom_tree(repo):
 
 def predict(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "ssae.predict", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "ssae.deploy.predict", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
@@ -129,7 +129,7 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     assert np.allclose(table.score, scores, rtol=1e-4, atol=1e-7)
 
     onnx = tmp_path / "widget.onnx"
-    r = subprocess.run([sys.executable, "-m", "ssae.export", str(model), str(onnx)], cwd=tmp_path,
+    r = subprocess.run([sys.executable, "-m", "ssae.deploy.export", str(model), str(onnx)], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     r = predict([str(onnx), str(photos / "*" / "*.jpg"), "--out", str(tmp_path / "onnx"), "--map-format", "png16"], tmp_path)
@@ -171,7 +171,7 @@ def test_onnxruntime_maps_equal_torch_maps(repo, tmp_path):
     """The stated tolerance: maps and scores within 1e-5 absolute (measured: ~1e-7)."""
     import torch
 
-    from ssae.deploy import OnnxScorer, export_onnx, load_deployed
+    from ssae.deploy.scorer import OnnxScorer, export_onnx, load_deployed
 
     deployed, info = load_deployed(repo / "data/models/plate_2", torch.device("cpu"))
     export_onnx(deployed, info, tmp_path / "p.onnx")

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ssae.http_download import DownloadError, cached_download, download
+from ssae.data.http_download import DownloadError, cached_download, download
 
 FAST = dict(connect_timeout=2.0, read_timeout=0.3, attempts=3, backoff=0.0,
             sleep=lambda s: None, progress=False)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ssae.layout import DatasetError, image_shape, index_category, load_image, load_mask
+from ssae.data.dataset_format import DatasetError, image_shape, index_category, load_image, load_mask
 from conftest import write_fake_category
 
 

@@ -3,8 +3,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ssae.config import MasksConfig
-from ssae.masks import FAMILIES, mask_bank, mask_families, shape_mask
+from ssae.core.config import MasksConfig
+from ssae.method.corruption_masks import FAMILIES, mask_bank, mask_families, shape_mask
 
 MCFG = MasksConfig(per_image=3)
 

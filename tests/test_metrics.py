@@ -3,7 +3,7 @@ import pytest
 from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ssae import metrics
+from ssae.evaluation import metrics
 
 S = np.array([0.1, 0.4, 0.35, 0.8])
 Y = np.array([0, 0, 1, 1])

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from conftest import TINY, write_fake_category
-from ssae.layout import DatasetError, load_image
-from ssae.mvtec_source import place_category
-from ssae.mvtec import OFFICIAL, CategorySpec
-from ssae.mvtec_verify import verify_category
+from ssae.data.dataset_format import DatasetError, load_image
+from ssae.data.mvtec_source import place_category
+from ssae.core.mvtec import OFFICIAL, CategorySpec
+from ssae.data.mvtec_verify import verify_category
 
 
 def test_the_official_table_matches_the_published_totals():

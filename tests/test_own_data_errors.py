@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssae.calibration import calibrate, holdout_split, precision_recall_f1
-from ssae.config import FolderConfig
-from ssae.folder_source import acquire_folder
-from ssae.layout import DatasetError, index_category, load_image, load_mask
-from ssae.metrics import evaluate
+from ssae.method.calibration import calibrate, holdout_split, precision_recall_f1
+from ssae.core.config import FolderConfig
+from ssae.data.folder_source import acquire_folder
+from ssae.data.dataset_format import DatasetError, index_category, load_image, load_mask
+from ssae.evaluation.metrics import evaluate
 from test_folder import write_custom_tree
 
 
@@ -126,9 +126,9 @@ def test_normalised_scores_are_monotone_with_one_half_at_the_threshold():
 def test_predict_names_a_bad_input(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
-    r = subprocess.run([sys.executable, "-m", "ssae.predict", str(tmp_path), str(bad)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "ssae.deploy.predict", str(tmp_path), str(bad)], capture_output=True, text=True)
     assert r.returncode == 2 and "not a model folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    from ssae.predict import InputError, find_images, read_rgb8
+    from ssae.deploy.predict import InputError, find_images, read_rgb8
 
     with pytest.raises(InputError, match=r"bad.png: cannot decode"):
         read_rgb8(bad)

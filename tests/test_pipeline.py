@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from ssae.artifacts import load_npz
-from ssae.config import load_params
+from ssae.core.artifacts import load_npz
+from ssae.core.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -138,7 +138,7 @@ def test_experiment_and_metrics_diff(repo):
     assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
-    compare = run([sys.executable, "-m", "ssae.compare", "--category", "tissue"], repo).splitlines()  # make compare
+    compare = run([sys.executable, "-m", "ssae.experiments.compare", "--category", "tissue"], repo).splitlines()  # make compare
     assert max(map(len, compare)) <= 120 and "tissue img" in compare[0]
     assert sum("t.epochs=" in line for line in compare) >= 1
 
@@ -146,7 +146,7 @@ def test_experiment_and_metrics_diff(repo):
 def test_seeds_run_as_experiments_and_tabulate(repo):
     commit(repo, "baseline of the seed runs")
     params = (repo / "params.yaml").read_bytes()
-    out = run([sys.executable, "-m", "ssae.seeds", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"], repo)
+    out = run([sys.executable, "-m", "ssae.experiments.seed_study", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"], repo)
     assert (repo / "params.yaml").read_bytes() == params  # --temp: the workspace is left alone
     record = json.loads((repo / "reports/seeds/tiny.json").read_text())
     assert record["overrides"] == ["train.epochs=1"] and set(record["seeds"]) == {"0", "1"}
@@ -157,7 +157,7 @@ def test_seeds_run_as_experiments_and_tabulate(repo):
     refs = run(["git", "for-each-ref", "--format=%(refname)", f"refs/exps/{head[:2]}/{head[2:]}"], repo).split()
     assert {r.rsplit("/", 1)[1] for r in refs} >= {"tiny-seed0", "tiny-seed1"}
     (repo / "reports/seeds/other.json").write_text(json.dumps(record | {"name": "other"}))
-    table = run([sys.executable, "-m", "ssae.seeds", "table", "tiny", "other"], repo)
+    table = run([sys.executable, "-m", "ssae.experiments.seed_study", "table", "tiny", "other"], repo)
     assert "| tiny | `train.epochs=1` | 2 |" in table and "| other |" in table
     assert "+0.0 " in table or "+0.0 |" in table  # the same runs: no difference, not significant
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ssae.config import ConfigError, parse_params
-from ssae.protocols import PROTOCOLS, apply, command, load_protocol, parse_overrides
+from ssae.core.config import ConfigError, parse_params
+from ssae.experiments.protocols import PROTOCOLS, apply, command, load_protocol, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 MVTEC = {"data.mvtec.source": "directory", "data.mvtec.directory": "/somewhere", "categories": ["pill"]}

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from ssae.config import ConfigError, parse_params
+from ssae.core.config import ConfigError, parse_params
 from test_pipeline import ROOT, merge
 from test_resume import stage
 

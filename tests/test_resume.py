@@ -74,7 +74,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(work):
 def test_a_checkpoint_of_another_config_is_not_resumed(work):
     ckpt = work / "data/checkpoints/grass.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
-    from ssae.artifacts import save_state_dict
+    from ssae.core.artifacts import save_state_dict
 
     save_state_dict(ckpt, {"key": "0" * 64, "epochs_done": 3})
     r = stage("train", work, "--category", "grass")

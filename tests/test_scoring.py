@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ssae.scoring import anomaly_maps, image_scores
+from ssae.method.anomaly_maps import anomaly_maps, image_scores
 
 
 @pytest.fixture

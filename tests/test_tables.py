@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ssae.references import DRAEM_PIXEL_AUROC
-from ssae.tables import markdown_table, reference_table, results_table
+from ssae.evaluation.references import DRAEM_PIXEL_AUROC
+from ssae.evaluation.tables import markdown_table, reference_table, results_table
 
 ROW = dict(image_auroc=0.9, pixel_auroc=0.8, aupro=0.7, image_f1_max=0.6, pixel_ap=0.5)
 

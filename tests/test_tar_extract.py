@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_archive, write_fake_category
-from ssae.layout import index_category
-from ssae.tar_extract import ArchiveError, extract_categories
+from ssae.data.dataset_format import index_category
+from ssae.data.tar_extract import ArchiveError, extract_categories
 
 
 def test_only_the_selected_categories_are_extracted(tiny_mvtec, tmp_path):

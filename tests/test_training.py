@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ssae.config import MasksConfig, ModelConfig, TrainConfig
-from ssae.masks import mask_bank
-from ssae.training import loss_fn, make_schedule, ssim, train
+from ssae.core.config import MasksConfig, ModelConfig, TrainConfig
+from ssae.method.corruption_masks import mask_bank
+from ssae.method.training import loss_fn, make_schedule, ssim, train
 
 CPU = torch.device("cpu")
 TINY = ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,))
