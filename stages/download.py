@@ -26,12 +26,15 @@ from ssae.startup import CATEGORY as C, stage_help
 app = typer.Typer(add_completion=False)
 
 
-@app.command(help=stage_help(
-    "Build (embedded) or fetch and verify (MVTec AD) one category of the dataset.",
-    f"{paths.PARAMS}: seed, data (data.dataset: embedded builds from scikit-image photos; mvtec_ad "
-    "downloads into data.mvtec.cache_dir, or reads data.mvtec.archive or data.mvtec.directory).",
-    f"{paths.raw_category(C)}/ in MVTec AD layout: train/good/, test/<defect>/, ground_truth/<defect>/.",
-    "python stages/download.py --category brick   (in the pipeline: dvc repro download@brick)"))
+@app.command(
+    help=stage_help(
+        "Build (embedded) or fetch and verify (MVTec AD) one category of the dataset.",
+        f"{paths.PARAMS}: seed, data (data.dataset: embedded builds from scikit-image photos; mvtec_ad "
+        "downloads into data.mvtec.cache_dir, or reads data.mvtec.archive or data.mvtec.directory).",
+        f"{paths.raw_category(C)}/ in MVTec AD layout: train/good/, test/<defect>/, ground_truth/<defect>/.",
+        "python stages/download.py --category brick   (in the pipeline: dvc repro download@brick)",
+    )
+)
 def main(category: str = typer.Option(..., help="Category to build or fetch (one of params.yaml categories).")) -> None:
     import shutil  # imported here: --help stays fast
     import tempfile

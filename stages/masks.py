@@ -15,13 +15,18 @@ from ssae.startup import CATEGORY as C, stage_help
 app = typer.Typer(add_completion=False)
 
 
-@app.command(help=stage_help(
-    "Compute one category's bank of training corruption masks (masks.per_image per training image).",
-    f"{paths.raw_category(C)}/train/good/; {paths.PARAMS}: seed, masks, train.image_size and the category's "
-    "overrides.<category>.masks and .train.",
-    f"{paths.masks_file(C)} (bit-packed masks at train.image_size).",
-    "python stages/masks.py --category brick   (in the pipeline: dvc repro masks@brick)"))
-def main(category: str = typer.Option(..., help="Category to compute masks for (one of params.yaml categories).")) -> None:
+@app.command(
+    help=stage_help(
+        "Compute one category's bank of training corruption masks (masks.per_image per training image).",
+        f"{paths.raw_category(C)}/train/good/; {paths.PARAMS}: seed, masks, train.image_size and the category's "
+        "overrides.<category>.masks and .train.",
+        f"{paths.masks_file(C)} (bit-packed masks at train.image_size).",
+        "python stages/masks.py --category brick   (in the pipeline: dvc repro masks@brick)",
+    )
+)
+def main(
+    category: str = typer.Option(..., help="Category to compute masks for (one of params.yaml categories)."),
+) -> None:
     from ssae.core.artifacts import pack_masks, save_npz  # imported here: --help stays fast
     from ssae.startup import start
     from ssae.method.corruption_masks import mask_bank, mask_families

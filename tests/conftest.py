@@ -19,8 +19,15 @@ from PIL import Image
 from ssae.core.mvtec import GREYSCALE, OFFICIAL, CategorySpec
 
 
-def write_fake_category(root: Path, size: int = 32, grey: bool = False, n_train: int = 4,
-                        defects: dict[str, int] | None = None, n_good: int = 2, seed: int = 0) -> Path:
+def write_fake_category(
+    root: Path,
+    size: int = 32,
+    grey: bool = False,
+    n_train: int = 4,
+    defects: dict[str, int] | None = None,
+    n_good: int = 2,
+    seed: int = 0,
+) -> Path:
     """A category in MVTec AD layout with random images and a square defect mask per image."""
     rng = np.random.default_rng(seed)
     defects = {"scratch": 2, "combined": 1} if defects is None else defects
@@ -121,6 +128,7 @@ def tiny_mvtec(tmp_path: Path) -> TinyMvtec:
 @dataclass
 class Mirror:
     """State of the test server: files by URL path, faults to inject and a request log."""
+
     files: dict[str, bytes] = field(default_factory=dict)
     faults: dict[str, list[str]] = field(default_factory=dict)  # path -> one fault per request
     ranges: bool = True  # honour Range requests

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssae.core.artifacts import (atomic_write, load_npz, pack_masks, save_json, save_npz, save_state_dict,
-                            unpack_masks)
+from ssae.core.artifacts import atomic_write, load_npz, pack_masks, save_json, save_npz, save_state_dict, unpack_masks
 
 
 def test_npz_round_trip_and_same_bytes_later(tmp_path):

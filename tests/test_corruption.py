@@ -6,7 +6,7 @@ import torch
 
 from ssae.method.augment import TRANSFORMS
 from ssae.core.config import MasksConfig, TrainConfig
-from ssae.method.corruption import ELASTIC, PATCH, TEXTURE, batch_generator, make_batch, plan_batch
+from ssae.method.corruption import ELASTIC, TEXTURE, batch_generator, make_batch, plan_batch
 from ssae.method.corruption_masks import mask_bank
 
 FILLS = ("fill_patch", "fill_elastic", "fill_texture")

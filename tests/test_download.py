@@ -21,8 +21,15 @@ QUICK = dict(sleep=lambda s: None, backoff=0.0, progress=False)
 
 
 def remote(mirror, tmp_path, sha, paths=("/mvtec.tar.xz",)) -> MvtecConfig:
-    return MvtecConfig(source="remote", mirrors=tuple(mirror.url(p) for p in paths), sha256=sha,
-                       cache_dir=str(tmp_path / "cache"), connect_timeout=2.0, read_timeout=0.5, attempts=2)
+    return MvtecConfig(
+        source="remote",
+        mirrors=tuple(mirror.url(p) for p in paths),
+        sha256=sha,
+        cache_dir=str(tmp_path / "cache"),
+        connect_timeout=2.0,
+        read_timeout=0.5,
+        attempts=2,
+    )
 
 
 def files(root: Path) -> list[str]:
@@ -104,6 +111,7 @@ def test_local_directory_source_is_verified_then_linked(tiny_mvtec, tmp_path):
 
 # --- the stage script -------------------------------------------------------------------------
 
+
 def run_download(workdir: Path, categories: list[str], **mvtec) -> subprocess.CompletedProcess:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"]["dataset"] = "mvtec_ad"
@@ -111,8 +119,12 @@ def run_download(workdir: Path, categories: list[str], **mvtec) -> subprocess.Co
     params["categories"] = categories
     workdir.mkdir(exist_ok=True)
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "download.py"), "--category", categories[0]], cwd=workdir,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "download.py"), "--category", categories[0]],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
 
 
 def assert_nothing_written(work: Path) -> None:
@@ -121,8 +133,9 @@ def assert_nothing_written(work: Path) -> None:
 
 
 def test_stage_archive_source_with_the_official_counts(toothbrush, tmp_path):
-    r = run_download(tmp_path / "work", ["toothbrush"], source="archive", archive=str(toothbrush.archive),
-                     sha256=toothbrush.sha256)
+    r = run_download(
+        tmp_path / "work", ["toothbrush"], source="archive", archive=str(toothbrush.archive), sha256=toothbrush.sha256
+    )
     assert r.returncode == 0, r.stderr
     raw = tmp_path / "work" / "data" / "raw"
     assert [p.name for p in raw.iterdir()] == ["toothbrush"]
@@ -132,21 +145,34 @@ def test_stage_archive_source_with_the_official_counts(toothbrush, tmp_path):
 
 def test_stage_remote_source_downloads_into_the_cache(mirror, toothbrush, tmp_path):
     mirror.files["/mvtec.tar.xz"] = toothbrush.archive.read_bytes()
-    r = run_download(tmp_path / "work", ["toothbrush"], source="remote", sha256=toothbrush.sha256,
-                     mirrors=[mirror.url("/old.tar.xz"), mirror.url("/mvtec.tar.xz")],
-                     cache_dir=str(tmp_path / "cache"))
+    r = run_download(
+        tmp_path / "work",
+        ["toothbrush"],
+        source="remote",
+        sha256=toothbrush.sha256,
+        mirrors=[mirror.url("/old.tar.xz"), mirror.url("/mvtec.tar.xz")],
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "cache" / "mvtec_anomaly_detection.tar.xz").read_bytes() == toothbrush.archive.read_bytes()
     assert len(index_category(tmp_path / "work" / "data" / "raw" / "toothbrush")) == 102
 
 
 def test_stage_fails_in_one_line_when_every_mirror_fails(mirror, tmp_path):
-    r = run_download(tmp_path / "work", ["toothbrush"], source="remote", cache_dir=str(tmp_path / "cache"),
-                     mirrors=[mirror.url("/a.tar.xz"), mirror.url("/b.tar.xz")])
+    r = run_download(
+        tmp_path / "work",
+        ["toothbrush"],
+        source="remote",
+        cache_dir=str(tmp_path / "cache"),
+        mirrors=[mirror.url("/a.tar.xz"), mirror.url("/b.tar.xz")],
+    )
     assert r.returncode == 2
     error = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and r.stderr.rstrip().endswith(error[0])
-    assert f"[1] {mirror.url('/a.tar.xz')}: HTTP 404" in error[0] and f"[2] {mirror.url('/b.tar.xz')}: HTTP 404" in error[0]
+    assert (
+        f"[1] {mirror.url('/a.tar.xz')}: HTTP 404" in error[0]
+        and f"[2] {mirror.url('/b.tar.xz')}: HTTP 404" in error[0]
+    )
     assert "data.mvtec.source: archive" in error[0]
     assert_nothing_written(tmp_path / "work")
 

@@ -58,6 +58,7 @@ def test_defects_change_only_near_their_mask(name):
     assert mask.any()
     changed = np.abs(out - img).max(axis=2) > 1e-6
     from scipy import ndimage
+
     near = ndimage.binary_dilation(mask, iterations=3)
     assert not (changed & ~near).any(), "defect changed pixels far from its mask"
     assert np.abs(out - img)[mask].mean() > 0.01

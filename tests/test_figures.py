@@ -16,8 +16,14 @@ def draw_all(d):
     gallery(img, img[::-1], rng.random((2, 16, 16)), rng.random((2, 32, 32)) > 0.5, ["a", "b"], d / "g.png", "t")
     table = pd.DataFrame({"image_auroc": [0.9, 0.7], "aupro": [0.5, 0.6]}, index=["brick", "mean"])
     metric_bars(table, METRIC_LABELS, d / "bars.png")
-    curves_figure({"brick": (np.linspace(0, 1, 5), np.linspace(0, 1, 5) ** 0.5, 0.8)}, d / "roc.png",
-                  title="ROC", xlabel="fpr", ylabel="tpr", diagonal=True)
+    curves_figure(
+        {"brick": (np.linspace(0, 1, 5), np.linspace(0, 1, 5) ** 0.5, 0.8)},
+        d / "roc.png",
+        title="ROC",
+        xlabel="fpr",
+        ylabel="tpr",
+        diagonal=True,
+    )
     loss_curves({"brick": pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.3, 0.2, 0.1]})}, d / "loss.png")
     return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
 
@@ -32,4 +38,7 @@ def test_every_figure_is_a_png_with_the_same_bytes_each_time(tmp_path):
 
 def test_importing_the_figures_selects_no_backend():
     code = "import sys, ssae.evaluation.figures; print('matplotlib.pyplot' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

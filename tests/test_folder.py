@@ -64,7 +64,12 @@ TINY = {
     # DVC tracks each category's override entry: your own categories need one (README)
     "overrides": {c: {"masks": {}, "train": {}, "score": {}} for c in ("widget-A", "plate_2")},
     "masks": {"per_image": 2},
-    "train": {"image_size": 32, "epochs": 1, "batch_size": 3, "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]}},
+    "train": {
+        "image_size": 32,
+        "epochs": 1,
+        "batch_size": 3,
+        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
+    },
 }
 
 
@@ -105,7 +110,9 @@ def test_the_pipeline_runs_on_a_custom_tree(repo):
 
 def predict(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "ssae.deploy.predict", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "ssae.deploy.predict", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
 
 
 def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
@@ -117,8 +124,10 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     assert "img/s" in r.stdout
     table = pd.read_csv(tmp_path / "torch/predictions.csv")
     assert len(table) == 6 and set(table.decision) <= {"normal", "anomalous"}
-    assert ((table.score > json.loads((model / "calibration.json").read_text())["threshold"])
-            == (table.decision == "anomalous")).all()
+    assert (
+        (table.score > json.loads((model / "calibration.json").read_text())["threshold"])
+        == (table.decision == "anomalous")
+    ).all()
     assert ((table.normalised > 0.5) == (table.decision == "anomalous")).all()
     first = table.iloc[0]
     assert first["map"] == "dent__0_map.npy" and np.load(tmp_path / "torch" / first["map"]).shape == SIZE["widget-A"]
@@ -129,10 +138,16 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     assert np.allclose(table.score, scores, rtol=1e-4, atol=1e-7)
 
     onnx = tmp_path / "widget.onnx"
-    r = subprocess.run([sys.executable, "-m", "ssae.deploy.export", str(model), str(onnx)], cwd=tmp_path,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "ssae.deploy.export", str(model), str(onnx)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
-    r = predict([str(onnx), str(photos / "*" / "*.jpg"), "--out", str(tmp_path / "onnx"), "--map-format", "png16"], tmp_path)
+    r = predict(
+        [str(onnx), str(photos / "*" / "*.jpg"), "--out", str(tmp_path / "onnx"), "--map-format", "png16"], tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert "onnxruntime" in r.stdout
     onnx_table = pd.read_csv(tmp_path / "onnx/predictions.csv")
@@ -152,19 +167,23 @@ def test_the_threshold_is_set_without_reading_the_test_set(repo, tmp_path):
     shutil.copytree(repo / "data/masks", work / "data/masks")
     for f in (work / "data/raw/widget-A/test").rglob("*.jpg"):
         f.write_bytes(b"not an image")
-    guard = ("import sys, runpy, PIL.Image as I\n"
-             "real = I.open\n"
-             "def guarded(fp, *a, **k):\n"
-             "    if '/test/' in str(fp) or '/ground_truth/' in str(fp):\n"
-             "        raise AssertionError(f'test set opened: {fp}')\n"
-             "    return real(fp, *a, **k)\n"
-             "I.open = guarded\n"
-             f"sys.argv = ['train', '--category', 'widget-A']\n"
-             f"runpy.run_path({str(ROOT / 'stages/train.py')!r}, run_name='__main__')\n")
+    guard = (
+        "import sys, runpy, PIL.Image as I\n"
+        "real = I.open\n"
+        "def guarded(fp, *a, **k):\n"
+        "    if '/test/' in str(fp) or '/ground_truth/' in str(fp):\n"
+        "        raise AssertionError(f'test set opened: {fp}')\n"
+        "    return real(fp, *a, **k)\n"
+        "I.open = guarded\n"
+        f"sys.argv = ['train', '--category', 'widget-A']\n"
+        f"runpy.run_path({str(ROOT / 'stages/train.py')!r}, run_name='__main__')\n"
+    )
     r = subprocess.run([sys.executable, "-c", guard], cwd=work, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     for name in ("calibration.json", "model.pt"):
-        assert (work / "data/models/widget-A" / name).read_bytes() == (repo / "data/models/widget-A" / name).read_bytes()
+        assert (work / "data/models/widget-A" / name).read_bytes() == (
+            repo / "data/models/widget-A" / name
+        ).read_bytes()
 
 
 def test_onnxruntime_maps_equal_torch_maps(repo, tmp_path):

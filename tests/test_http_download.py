@@ -8,8 +8,7 @@ import pytest
 
 from ssae.data.http_download import DownloadError, cached_download, download
 
-FAST = dict(connect_timeout=2.0, read_timeout=0.3, attempts=3, backoff=0.0,
-            sleep=lambda s: None, progress=False)
+FAST = dict(connect_timeout=2.0, read_timeout=0.3, attempts=3, backoff=0.0, sleep=lambda s: None, progress=False)
 
 
 @pytest.fixture
@@ -121,9 +120,14 @@ def test_parallel_runs_share_one_download(mirror, payload, tmp_path):
     data, sha = payload
     mirror.faults["/a/f.bin"] = ["drop"]  # slow the first download down a little
     results = []
-    runs = [threading.Thread(target=lambda: results.append(
-        cached_download([mirror.url("/a/f.bin")], tmp_path, "f.bin", sha, **FAST).read_bytes()))
-        for _ in range(2)]
+    runs = [
+        threading.Thread(
+            target=lambda: results.append(
+                cached_download([mirror.url("/a/f.bin")], tmp_path, "f.bin", sha, **FAST).read_bytes()
+            )
+        )
+        for _ in range(2)
+    ]
     for t in runs:
         t.start()
     for t in runs:

@@ -28,8 +28,11 @@ def imported(path: Path) -> set[str]:
 
 
 def modules() -> dict[str, Path]:
-    return {"ssae." + ".".join(p.relative_to(SRC).with_suffix("").parts): p
-            for p in SRC.rglob("*.py") if p.name != "__init__.py"}
+    return {
+        "ssae." + ".".join(p.relative_to(SRC).with_suffix("").parts): p
+        for p in SRC.rglob("*.py")
+        if p.name != "__init__.py"
+    }
 
 
 def test_every_module_is_in_a_layer():
@@ -39,8 +42,12 @@ def test_every_module_is_in_a_layer():
 
 
 def test_imports_point_only_down():
-    upward = [f"{name} imports {other}" for name, path in modules().items() for other in imported(path)
-              if layer(other) > layer(name)]
+    upward = [
+        f"{name} imports {other}"
+        for name, path in modules().items()
+        for other in imported(path)
+        if layer(other) > layer(name)
+    ]
     assert not upward, upward
 
 

@@ -54,6 +54,7 @@ def test_every_shape_stays_within_its_size_range(family):
 
 def test_strokes_are_thin_and_elongated_blobs_are_compact():
     size = 128
+
     def stats(family):
         cfg = only(family, min_radius=0.1, max_radius=0.1, min_stroke_width=0.02, max_stroke_width=0.02)
         fill = []
@@ -64,6 +65,7 @@ def test_strokes_are_thin_and_elongated_blobs_are_compact():
                 continue  # cut by the border
             fill.append(m.sum() / ((np.ptp(ys) + 1) * (np.ptp(xs) + 1)))  # area / bounding box
         return np.median(fill)
+
     assert stats("stroke") < 0.25  # a thin curve fills little of its bounding box
     assert stats("bezier") > 0.5 and stats("perlin") > 0.3  # perlin blobs are ragged, not thin
 

@@ -29,17 +29,25 @@ TINY = {
     "categories": ["brick", "tissue"],
     "data": {"embedded": {"image_size": 48, "zoom": 0.5, "n_train": 6, "n_test_good": 3, "n_test_per_defect": 1}},
     "masks": {"per_image": 2},
-    "train": {"image_size": 32, "epochs": 1, "batch_size": 3, "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]}},
+    "train": {
+        "image_size": 32,
+        "epochs": 1,
+        "batch_size": 3,
+        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
+    },
 }
 
 
 def merge(base: dict, over: dict) -> dict:
     return {k: merge(base.get(k, {}), v) if isinstance(v, dict) else v for k, v in over.items()} | {
-        k: v for k, v in base.items() if k not in over}
+        k: v for k, v in base.items() if k not in over
+    }
 
 
-GIT_IDENTITY = {k: "ssae test" if k.endswith("NAME") else "test@example.invalid"
-                for k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")}
+GIT_IDENTITY = {
+    k: "ssae test" if k.endswith("NAME") else "test@example.invalid"
+    for k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+}
 
 
 def run(args: list[str], cwd: Path) -> str:
@@ -53,15 +61,21 @@ def run(args: list[str], cwd: Path) -> str:
 def new_project(dst: Path, params: dict) -> Path:
     """A git repository at ``dst`` with the project's files (no results, no dvc.lock) and
     params.yaml with ``params`` merged in, committed; returns ``dst``."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for f in files:
         if f.startswith(("data/", "reports/")) or f == "dvc.lock" or not (ROOT / f).is_file():
             continue
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, dst / f)
-    (dst / "params.yaml").write_text(yaml.safe_dump(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), params),
-                                                    sort_keys=False))
+    (dst / "params.yaml").write_text(
+        yaml.safe_dump(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), params), sort_keys=False)
+    )
     run(["git", "init", "-q"], dst)
     commit(dst, "project")
     return dst
@@ -103,8 +117,17 @@ def test_repro_writes_every_artifact(repo):
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics["categories"]) == set(p.categories)
     assert metrics["n_categories"] == 2 and metrics["mean_over"] == "brick,tissue"
-    for c, row in metrics["categories"].items():
-        assert set(row) == {"image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap", "precision", "recall", "f1"}
+    for row in metrics["categories"].values():
+        assert set(row) == {
+            "image_auroc",
+            "pixel_auroc",
+            "aupro",
+            "image_f1_max",
+            "pixel_ap",
+            "precision",
+            "recall",
+            "f1",
+        }
         assert all(v is None or 0 <= v <= 1 for v in row.values())
         assert row["recall"] is not None  # every embedded category has anomalous test images
     for k, v in metrics["mean"].items():  # over the categories where the metric is available
@@ -138,7 +161,9 @@ def test_experiment_and_metrics_diff(repo):
     assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
-    compare = run([sys.executable, "-m", "ssae.experiments.compare", "--category", "tissue"], repo).splitlines()  # make compare
+    compare = run(
+        [sys.executable, "-m", "ssae.experiments.compare", "--category", "tissue"], repo
+    ).splitlines()  # make compare
     assert max(map(len, compare)) <= 120 and "tissue img" in compare[0]
     assert sum("t.epochs=" in line for line in compare) >= 1
 
@@ -146,7 +171,10 @@ def test_experiment_and_metrics_diff(repo):
 def test_seeds_run_as_experiments_and_tabulate(repo):
     commit(repo, "baseline of the seed runs")
     params = (repo / "params.yaml").read_bytes()
-    out = run([sys.executable, "-m", "ssae.experiments.seed_study", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"], repo)
+    out = run(
+        [sys.executable, "-m", "ssae.experiments.seed_study", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"],
+        repo,
+    )
     assert (repo / "params.yaml").read_bytes() == params  # --temp: the workspace is left alone
     record = json.loads((repo / "reports/seeds/tiny.json").read_text())
     assert record["overrides"] == ["train.epochs=1"] and set(record["seeds"]) == {"0", "1"}
@@ -176,6 +204,7 @@ def test_push_fresh_clone_pull_reproduces_without_recomputing(repo, tmp_path):
     out = run(["dvc", "repro"], clone)
     assert "Running stage" not in out
 
+
 def edit_params(repo: Path, edit) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     edit(params)
@@ -203,7 +232,9 @@ def test_a_per_category_override_reruns_only_that_category(repo):
     # masks reads train.image_size, so it tracks the category's train overrides too
     assert changed_stages(repo) == {"masks@tissue", "train@tissue"}
     assert ran(run(["dvc", "repro"], repo)) == {"masks@tissue", "train@tissue", "score@tissue", "aggregate"}
-    epochs = {c: json.loads((repo / f"data/models/{c}/meta.json").read_text())["train"]["epochs"] for c in ("brick", "tissue")}
+    epochs = {
+        c: json.loads((repo / f"data/models/{c}/meta.json").read_text())["train"]["epochs"] for c in ("brick", "tissue")
+    }
     assert epochs["tissue"] == 3 and epochs["brick"] == load_params(repo / "params.yaml").train.epochs
     commit(repo, "tissue overridden")
 
@@ -225,4 +256,3 @@ def test_adding_a_category_runs_only_its_stages_and_removing_one_only_aggregate(
     commit(repo, "grass removed")
     diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo))["reports/metrics.json"]
     assert diff["n_categories"] == {"old": 3, "new": 2, "diff": -1}  # the means are over different sets
-

@@ -52,8 +52,17 @@ def test_an_unknown_protocol_lists_the_known_ones(monkeypatch):
 def test_overrides_parse_like_dvc_and_come_back_as_flags():
     got = parse_overrides(["-S", "train.epochs=3", "-S", "categories=[pill,screw]", "-S", "data.mvtec.directory=/a b"])
     assert got == {"train.epochs": 3, "categories": ["pill", "screw"], "data.mvtec.directory": "/a b"}
-    assert command(got) == ["dvc", "exp", "run", "-S", "train.epochs=3",
-                                   "-S", 'categories=["pill","screw"]', "-S", "data.mvtec.directory=/a b"]
+    assert command(got) == [
+        "dvc",
+        "exp",
+        "run",
+        "-S",
+        "train.epochs=3",
+        "-S",
+        'categories=["pill","screw"]',
+        "-S",
+        "data.mvtec.directory=/a b",
+    ]
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["-S", "novalue"])
     with pytest.raises(ConfigError, match="lone"):

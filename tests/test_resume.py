@@ -20,7 +20,12 @@ SMALL = {
     "categories": ["grass"],
     "data": {"embedded": {"image_size": 48, "zoom": 0.5, "n_train": 16, "n_test_good": 2, "n_test_per_defect": 1}},
     "masks": {"per_image": 2},
-    "train": {"image_size": 32, "epochs": 12, "batch_size": 4, "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]}},
+    "train": {
+        "image_size": 32,
+        "epochs": 12,
+        "batch_size": 4,
+        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
+    },
 }
 
 
@@ -40,15 +45,22 @@ def work(tmp_path_factory) -> Path:
 
 
 def outputs(d: Path) -> dict[str, bytes]:
-    files = [d / "data/models/grass/model.pt", d / "data/models/grass/meta.json",
-             d / "reports/train/grass/plots/metrics/train/loss.tsv"]
+    files = [
+        d / "data/models/grass/model.pt",
+        d / "data/models/grass/meta.json",
+        d / "reports/train/grass/plots/metrics/train/loss.tsv",
+    ]
     return {f.name: f.read_bytes() for f in files}
 
 
 def test_killed_training_resumes_and_matches_an_uninterrupted_run(work):
     ckpt = work / "data/checkpoints/grass.pt"
-    proc = subprocess.Popen([sys.executable, str(STAGES / "train.py"), "--category", "grass"], cwd=work,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(STAGES / "train.py"), "--category", "grass"],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -30,7 +30,9 @@ def test_training_is_deterministic_and_reports_every_epoch(data):
     runs = []
     for _ in range(2):
         seen = []
-        model, losses = train(*data, cfg(), 0, CPU, lambda e, loss, snap: seen.append((e, loss)), policy="flip_rot")
+        model, losses = train(
+            *data, cfg(), 0, CPU, lambda e, loss, snap, seen=seen: seen.append((e, loss)), policy="flip_rot"
+        )
         runs.append((losses, weights(model)))
         assert seen == list(enumerate(losses)) and len(losses) == 3
     assert runs[0][0] == runs[1][0]

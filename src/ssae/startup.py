@@ -8,7 +8,8 @@ appears without loading the libraries its command uses.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable
 
 import typer
 

@@ -21,8 +21,16 @@ SHA256 = "cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d"  # o
 
 TEXTURES = ("carpet", "grid", "leather", "tile", "wood")
 OBJECTS = (
-    "bottle", "cable", "capsule", "hazelnut", "metal_nut",
-    "pill", "screw", "toothbrush", "transistor", "zipper",
+    "bottle",
+    "cable",
+    "capsule",
+    "hazelnut",
+    "metal_nut",
+    "pill",
+    "screw",
+    "toothbrush",
+    "transistor",
+    "zipper",
 )
 CATEGORIES = TEXTURES + OBJECTS
 GREYSCALE = ("grid", "screw", "zipper")  # single-channel files (read as 3 channels by layout.load_image)

@@ -8,7 +8,8 @@ so every category has all three sections (``{}``: nothing to override).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from ssae.core.schema import check, replace_from
 
@@ -30,7 +31,9 @@ def complete(overrides: Any, named: list[str], sections: dict[str, Any]) -> dict
         check(key, category in named, f"unknown category (known: {named})")
         check(key, isinstance(entry, dict), f"must be a mapping of {list(SECTIONS)}, got {entry!r}")
         extra = sorted(set(entry) - set(SECTIONS))
-        check(f"{key}.{extra[0] if extra else ''}", not extra, f"unknown key (a category may override {list(SECTIONS)})")
+        check(
+            f"{key}.{extra[0] if extra else ''}", not extra, f"unknown key (a category may override {list(SECTIONS)})"
+        )
     full = empty(named)
     for category, entry in overrides.items():
         full[category].update({s: v if v is not None else {} for s, v in entry.items()})

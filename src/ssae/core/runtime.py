@@ -39,24 +39,26 @@ def pin_cpu(threads: int) -> None:
     if got != "AVX2":
         raise RuntimeError(
             f"runtime.reproducible: torch's CPU kernels are {got}, not AVX2 (a CPU without AVX2, or a torch "
-            "operation before runtime.setup); set runtime.reproducible: false to run with this machine's kernels")
+            "operation before runtime.setup); set runtime.reproducible: false to run with this machine's kernels"
+        )
 
 
-def setup(seed: int = 0, device: str = "auto", key: str = "device", reproducible: bool = True,
-          threads: int = 2) -> torch.device:
+def setup(
+    seed: int = 0, device: str = "auto", key: str = "device", reproducible: bool = True, threads: int = 2
+) -> torch.device:
     """Seed every global RNG, choose torch's kernels, configure logging; return the device
-    (``auto``: CUDA when present, else CPU; ``cuda`` without a GPU is a ``RuntimeError`` that
-    names the params ``key`` it came from).
+        (``auto``: CUDA when present, else CPU; ``cuda`` without a GPU is a ``RuntimeError`` that
+        names the params ``key`` it came from).
 
-    ``reproducible``: on the CPU, ``pin_cpu(threads)`` (the same bytes on every AVX2 x86-64
-    CPU); on CUDA, deterministic kernels, no cuDNN autotuning and no TF32 (exact repeats on one
-    GPU model, slower). False: the machine's fastest kernels, cuDNN autotuning and TF32 on CUDA;
-    results differ between CPU models, thread counts and GPU runs in the last bits, which
-    training amplifies. ``threads`` > 0 sets torch's thread count in either mode (0: its default,
-not allowed when reproducible).
+        ``reproducible``: on the CPU, ``pin_cpu(threads)`` (the same bytes on every AVX2 x86-64
+        CPU); on CUDA, deterministic kernels, no cuDNN autotuning and no TF32 (exact repeats on one
+        GPU model, slower). False: the machine's fastest kernels, cuDNN autotuning and TF32 on CUDA;
+        results differ between CPU models, thread counts and GPU runs in the last bits, which
+        training amplifies. ``threads`` > 0 sets torch's thread count in either mode (0: its default,
+    not allowed when reproducible).
 
-    Library code never relies on the global seeds (it takes explicit generators); seeding them
-    only guards against a stray call that does.
+        Library code never relies on the global seeds (it takes explicit generators); seeding them
+        only guards against a stray call that does.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     random.seed(seed)

@@ -65,10 +65,13 @@ def index_category(root: Path) -> pd.DataFrame:
             masks[stem] = p
         stems = {p.stem for p in images}
         if missing := sorted(stems - set(masks)):
-            raise DatasetError(f"{root.name}/{defect}: images without a mask in {gt}: "
-                               f"{[p.name for p in images if p.stem in missing]}")
+            raise DatasetError(
+                f"{root.name}/{defect}: images without a mask in {gt}: {[p.name for p in images if p.stem in missing]}"
+            )
         if extra := sorted(set(masks) - stems):
-            raise DatasetError(f"{root.name}/{defect}: masks without an image in {folder}: {[masks[s].name for s in extra]}")
+            raise DatasetError(
+                f"{root.name}/{defect}: masks without an image in {folder}: {[masks[s].name for s in extra]}"
+            )
         rows += [dict(split="test", defect=defect, label=1, image=p, mask=masks[p.stem]) for p in images]
     table = pd.DataFrame(rows, columns=["split", "defect", "label", "image", "mask"])
     if not (table.split == "test").any():

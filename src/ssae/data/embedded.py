@@ -59,7 +59,9 @@ def bands(height: int, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
     split = int(height * TRAIN_FRACTION)
     train, test = (0, split), (split + GAP, height)
     if min(train[1] - train[0], test[1] - test[0]) < size:
-        raise ValueError(f"image_size {size} does not fit the {height}-px photo's bands {train}, {test}: lower it or raise zoom")
+        raise ValueError(
+            f"image_size {size} does not fit the {height}-px photo's bands {train}, {test}: lower it or raise zoom"
+        )
     return train, test
 
 
@@ -81,9 +83,17 @@ def build_category(category: str, cfg: EmbeddedConfig, seed: int, out: Path) -> 
     train_rows, test_rows = bands(photo.shape[0], size)
 
     for i in range(cfg.n_train):
-        _save(_crop(photo, train_rows, size, _rng(seed, category, "train", i)), out / "train" / "good" / f"{i:03d}.png", grey)
+        _save(
+            _crop(photo, train_rows, size, _rng(seed, category, "train", i)),
+            out / "train" / "good" / f"{i:03d}.png",
+            grey,
+        )
     for i in range(cfg.n_test_good):
-        _save(_crop(photo, test_rows, size, _rng(seed, category, "test/good", i)), out / "test" / "good" / f"{i:03d}.png", grey)
+        _save(
+            _crop(photo, test_rows, size, _rng(seed, category, "test/good", i)),
+            out / "test" / "good" / f"{i:03d}.png",
+            grey,
+        )
     for name, make in DEFECTS.items():
         for i in range(cfg.n_test_per_defect):
             rng = _rng(seed, category, f"test/{name}", i)

@@ -12,7 +12,7 @@ the pixels where the defect's opacity is at least 0.5.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage

@@ -45,11 +45,16 @@ def acquire_folder(cfg: FolderConfig, categories: tuple[str, ...], out: Path) ->
     for category in categories:
         src = root / category
         if not (src / "train").is_dir():
-            raise DatasetError(f"data.folder.root: no category {category!r} in {root} (no {src / 'train'}); "
-                               f"categories there: {folder_categories(root)}")
+            raise DatasetError(
+                f"data.folder.root: no category {category!r} in {root} (no {src / 'train'}); "
+                f"categories there: {folder_categories(root)}"
+            )
         verify_category(src, None, category)
         how = place_category(src, Path(out) / category)
         counts = colour_counts(src)
         mixed = " (mixed: all are read as RGB, greyscale repeated to 3 channels)" if all(counts.values()) else ""
-        print(f"{category}: verified, {how} from {src}; {counts['greyscale']} greyscale, "
-              f"{counts['colour']} colour images{mixed}", file=sys.stderr)
+        print(
+            f"{category}: verified, {how} from {src}; {counts['greyscale']} greyscale, "
+            f"{counts['colour']} colour images{mixed}",
+            file=sys.stderr,
+        )

@@ -44,9 +44,19 @@ def _log(message: str) -> None:
 def sha256_file(path: Path, progress: bool = False) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
-    with open(path, "rb") as f, tqdm(total=os.path.getsize(path), unit="B", unit_scale=True,
-                                      unit_divisor=1024, desc=f"SHA-256 {Path(path).name}",
-                                      disable=not progress, file=sys.stderr, mininterval=0.5) as bar:
+    with (
+        open(path, "rb") as f,
+        tqdm(
+            total=os.path.getsize(path),
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=f"SHA-256 {Path(path).name}",
+            disable=not progress,
+            file=sys.stderr,
+            mininterval=0.5,
+        ) as bar,
+    ):
         while chunk := f.read(1 << 20):
             h.update(chunk)
             bar.update(len(chunk))
@@ -68,8 +78,7 @@ def _content_range(value: str | None) -> tuple[int, int | None]:
     return int(m.group(1)), None if m.group(2) == "*" else int(m.group(2))
 
 
-def _fetch_once(session: requests.Session, url: str, part: Path, timeouts: tuple[float, float],
-                progress: bool) -> int:
+def _fetch_once(session: requests.Session, url: str, part: Path, timeouts: tuple[float, float], progress: bool) -> int:
     """Bring ``part`` to the server's full file, or raise ``_Retry`` / ``_GiveUp``; return the
     byte it resumed from (0: a fresh download)."""
     offset = part.stat().st_size if part.exists() else 0
@@ -94,10 +103,20 @@ def _fetch_once(session: requests.Session, url: str, part: Path, timeouts: tuple
             offset = 0
             length = r.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-        with open(part, "ab" if offset else "wb") as f, tqdm(
-                total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=part.name.removesuffix(".part"), disable=not progress, file=sys.stderr,
-                mininterval=0.5) as bar:
+        with (
+            open(part, "ab" if offset else "wb") as f,
+            tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".part"),
+                disable=not progress,
+                file=sys.stderr,
+                mininterval=0.5,
+            ) as bar,
+        ):
             for chunk in r.iter_content(CHUNK):
                 f.write(chunk)
                 bar.update(len(chunk))
@@ -131,9 +150,18 @@ def _reason(e: Exception, timeouts: tuple[float, float]) -> str:
     return str(e)
 
 
-def download(mirrors: Sequence[str], dest: Path, sha256: str, *, connect_timeout: float = 30.0,
-             read_timeout: float = 60.0, attempts: int = 4, backoff: float = 2.0,
-             sleep: Callable[[float], None] = time.sleep, progress: bool = True) -> Path:
+def download(
+    mirrors: Sequence[str],
+    dest: Path,
+    sha256: str,
+    *,
+    connect_timeout: float = 30.0,
+    read_timeout: float = 60.0,
+    attempts: int = 4,
+    backoff: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: bool = True,
+) -> Path:
     """Download to ``dest`` from the first mirror that delivers bytes with ``sha256``.
 
     Waits ``backoff * 2**k`` s before the (k+2)-th attempt at a mirror. Raises ``DownloadError``
@@ -176,12 +204,12 @@ def download(mirrors: Sequence[str], dest: Path, sha256: str, *, connect_timeout
             _log(f"{url}: {reason}")
             failures.append(f"[{len(failures) + 1}] {url}: {reason}")
     kept = f" (partial download kept at {part}, resumed next time)" if part.exists() else ""
-    raise DownloadError(f"could not download {dest.name} from any of {len(failures)} mirror(s): "
-                     + "; ".join(failures) + kept)
+    raise DownloadError(
+        f"could not download {dest.name} from any of {len(failures)} mirror(s): " + "; ".join(failures) + kept
+    )
 
 
-def cached_download(mirrors: Sequence[str], cache_dir: Path, name: str, sha256: str,
-                    **kwargs) -> Path:
+def cached_download(mirrors: Sequence[str], cache_dir: Path, name: str, sha256: str, **kwargs) -> Path:
     """``cache_dir/name`` if it verifies, else a fresh ``download`` (kwargs as there).
 
     A cached file with the wrong checksum is renamed ``<name>.rejected`` (never deleted: the
@@ -203,6 +231,8 @@ def _cached_download(mirrors: Sequence[str], dest: Path, sha256: str, **kwargs) 
             return dest
         rejected = dest.with_name(name + ".rejected")
         os.replace(dest, rejected)
-        _log(f"warning: cached {dest} has SHA-256 {got}, expected {sha256.lower()}; moved it to "
-             f"{rejected} (delete it if you do not need it) and downloading again")
+        _log(
+            f"warning: cached {dest} has SHA-256 {got}, expected {sha256.lower()}; moved it to "
+            f"{rejected} (delete it if you do not need it) and downloading again"
+        )
     return download(mirrors, dest, sha256, **kwargs)

@@ -25,12 +25,20 @@ from ssae.data.http_download import DownloadError, cached_download, verify_file
 from ssae.core.mvtec import ARCHIVE_NAME, LANDING_PAGE, OFFICIAL, CategorySpec, max_category_bytes, max_file_bytes
 from ssae.data.mvtec_verify import verify_category, verify_tree
 
-MANUAL = (f"download {ARCHIVE_NAME} by hand from {LANDING_PAGE} (accepting its licence) and set "
-          f"data.mvtec.source: archive and data.mvtec.archive: /path/to/{ARCHIVE_NAME}")
+MANUAL = (
+    f"download {ARCHIVE_NAME} by hand from {LANDING_PAGE} (accepting its licence) and set "
+    f"data.mvtec.source: archive and data.mvtec.archive: /path/to/{ARCHIVE_NAME}"
+)
 
 
-def get_archive(cfg: MvtecConfig, protected: Path | None = None, *, backoff: float = 2.0,
-                sleep: Callable[[float], None] = time.sleep, progress: bool = True) -> Path:
+def get_archive(
+    cfg: MvtecConfig,
+    protected: Path | None = None,
+    *,
+    backoff: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: bool = True,
+) -> Path:
     """The verified archive: ``cfg.archive`` (source archive) or a cached download (remote).
 
     ``protected``: a folder the cache must not be inside (data/raw, replaced on every run).
@@ -47,12 +55,23 @@ def get_archive(cfg: MvtecConfig, protected: Path | None = None, *, backoff: flo
         return archive
     cache = Path(cfg.cache_dir).expanduser().resolve()
     if protected is not None and cache.is_relative_to(Path(protected).resolve()):
-        raise DownloadError(f"data.mvtec.cache_dir: {cache} is inside {protected}, which the download "
-                         "stage replaces; choose a folder outside it")
+        raise DownloadError(
+            f"data.mvtec.cache_dir: {cache} is inside {protected}, which the download "
+            "stage replaces; choose a folder outside it"
+        )
     try:
-        return cached_download(cfg.mirrors, cache, ARCHIVE_NAME, cfg.sha256,
-                               connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
-                               attempts=cfg.attempts, backoff=backoff, sleep=sleep, progress=progress)
+        return cached_download(
+            cfg.mirrors,
+            cache,
+            ARCHIVE_NAME,
+            cfg.sha256,
+            connect_timeout=cfg.connect_timeout,
+            read_timeout=cfg.read_timeout,
+            attempts=cfg.attempts,
+            backoff=backoff,
+            sleep=sleep,
+            progress=progress,
+        )
     except DownloadError as e:
         raise DownloadError(f"{e}. Or {MANUAL}") from None
 
@@ -75,9 +94,14 @@ def place_category(src: Path, dst: Path) -> str:
     return "copied" if how["copied"] else "linked"
 
 
-def acquire_mvtec(cfg: MvtecConfig, categories: tuple[str, ...], out: Path,
-                  expected: dict[str, CategorySpec] = OFFICIAL, protected: Path | None = None,
-                  **download_kwargs) -> None:
+def acquire_mvtec(
+    cfg: MvtecConfig,
+    categories: tuple[str, ...],
+    out: Path,
+    expected: dict[str, CategorySpec] = OFFICIAL,
+    protected: Path | None = None,
+    **download_kwargs,
+) -> None:
     """Write the verified ``categories`` to ``out/<category>/`` (MVTec AD layout).
 
     Raises ``DatasetError`` or ``DownloadError`` naming the category, file or mirror at fault;
@@ -99,8 +123,14 @@ def acquire_mvtec(cfg: MvtecConfig, categories: tuple[str, ...], out: Path,
     if unknown := [c for c in categories if c not in expected]:
         raise DatasetError(f"{unknown[0]}: no expected counts for this category")
     archive = get_archive(cfg, protected, **download_kwargs)
-    extract_categories(archive, categories, out, known=expected, progress=download_kwargs.get("progress", True),
-                       max_member_bytes=max(max_file_bytes(expected[c]) for c in categories),
-                       max_total_bytes=sum(max_category_bytes(expected[c]) for c in categories))
+    extract_categories(
+        archive,
+        categories,
+        out,
+        known=expected,
+        progress=download_kwargs.get("progress", True),
+        max_member_bytes=max(max_file_bytes(expected[c]) for c in categories),
+        max_total_bytes=sum(max_category_bytes(expected[c]) for c in categories),
+    )
     verify_tree(out, categories, expected)
     print(f"{', '.join(categories)}: extracted from {archive} and verified", file=sys.stderr)

@@ -16,6 +16,7 @@ from PIL import Image
 from ssae.data.dataset_format import DatasetError, index_category
 from ssae.core.mvtec import OFFICIAL, CategorySpec
 
+
 def _numbering(names: list[str], expected: int | None = None) -> str:
     """Which files of a folder numbered 000, 001, ... (the MVTec AD naming) are missing or extra.
 
@@ -31,30 +32,35 @@ def _numbering(names: list[str], expected: int | None = None) -> str:
 
 def _check_counts(name: str, table, spec: CategorySpec) -> None:
     """Compare the image counts of an ``index_category`` table with ``spec``."""
+
     def folder(split: str, defect: str, expected: int | None = None) -> str:
         images = table[(table.split == split) & (table.defect == defect)].image
         return f"{split}/{defect}: {len(images)}" + _numbering([p.name for p in images], expected)
 
     defects = sorted(set(table[table.label == 1].defect))
     if len(defects) != spec.defect_types:
-        raise DatasetError(f"{name}: {len(defects)} defect types, expected {spec.defect_types}; "
-                           f"found test/{{{', '.join(defects)}}}")
+        raise DatasetError(
+            f"{name}: {len(defects)} defect types, expected {spec.defect_types}; found test/{{{', '.join(defects)}}}"
+        )
     checks = [
         ("train", int((table.split == "train").sum()), spec.train, [folder("train", "good", spec.train)]),
-        ("test good", int(((table.split == "test") & (table.label == 0)).sum()), spec.test_good,
-         [folder("test", "good", spec.test_good)]),
-        ("test anomalous", int((table.label == 1).sum()), spec.test_anomalous,
-         [folder("test", d) for d in defects]),
+        (
+            "test good",
+            int(((table.split == "test") & (table.label == 0)).sum()),
+            spec.test_good,
+            [folder("test", "good", spec.test_good)],
+        ),
+        ("test anomalous", int((table.label == 1).sum()), spec.test_anomalous, [folder("test", d) for d in defects]),
     ]
     for what, n, expected, detail in checks:
         if n != expected:
             diff = f"{expected - n} missing" if n < expected else f"{n - expected} extra"
-            raise DatasetError(f"{name}: {n} {what} images, expected {expected} ({diff}); "
-                               f"found {'; '.join(detail)}")
+            raise DatasetError(f"{name}: {n} {what} images, expected {expected} ({diff}); found {'; '.join(detail)}")
 
 
 def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) -> str | None:
     """None if the image (and its mask) decode at the right size, else the reason, naming the file."""
+
     def decoded_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as im:
             im.load()
@@ -94,8 +100,11 @@ def verify_category(root: Path, spec: CategorySpec | None, name: str | None = No
             raise DatasetError(f"{name}: no ground_truth/{unmasked.defect.iloc[0]} folder for {unmasked.image.iloc[0]}")
         _check_counts(name, table, spec)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        problems = [p for p in pool.map(lambda r: _check_file(r.image, r.mask, spec and spec.side, root),
-                                        table.itertuples()) if p]
+        problems = [
+            p
+            for p in pool.map(lambda r: _check_file(r.image, r.mask, spec and spec.side, root), table.itertuples())
+            if p
+        ]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise DatasetError(f"{name}: {problems[0]}{more}")

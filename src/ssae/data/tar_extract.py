@@ -40,8 +40,10 @@ def _refuse_unsafe(m: tarfile.TarInfo) -> None:
     if ".." in name.replace("\\", "/").split("/"):
         raise ArchiveError(f"refusing archive member {name!r}: '..' in its path")
     if m.issym() or m.islnk():
-        raise ArchiveError(f"refusing archive member {name!r}: a {'symbolic' if m.issym() else 'hard'} "
-                           f"link to {m.linkname!r} (MVTec AD has no links)")
+        raise ArchiveError(
+            f"refusing archive member {name!r}: a {'symbolic' if m.issym() else 'hard'} "
+            f"link to {m.linkname!r} (MVTec AD has no links)"
+        )
     if m.ischr() or m.isblk() or m.isfifo():
         raise ArchiveError(f"refusing archive member {name!r}: a device file or fifo")
     if not (m.isfile() or m.isdir()):
@@ -53,13 +55,19 @@ def _place(name: str, known: set[str]) -> tuple[str, PurePosixPath] | None:
     parts = [p for p in name.split("/") if p not in ("", ".")]
     for i in (0, 1):  # <category>/... or <top>/<category>/...
         if len(parts) > i + 1 and parts[i] in known:
-            return parts[i], PurePosixPath(*parts[i + 1:])
+            return parts[i], PurePosixPath(*parts[i + 1 :])
     return None
 
 
-def extract_categories(archive: Path, categories: Iterable[str], out: Path,
-                       known: Iterable[str] | None = None, progress: bool = True,
-                       max_member_bytes: int | None = None, max_total_bytes: int | None = None) -> None:
+def extract_categories(
+    archive: Path,
+    categories: Iterable[str],
+    out: Path,
+    known: Iterable[str] | None = None,
+    progress: bool = True,
+    max_member_bytes: int | None = None,
+    max_total_bytes: int | None = None,
+) -> None:
     """Write the files of ``categories`` from ``archive`` (a tar, optionally compressed) to
     ``out/<category>/``, all of them or (on any error) none.
 
@@ -76,29 +84,44 @@ def extract_categories(archive: Path, categories: Iterable[str], out: Path,
     tmp = Path(tempfile.mkdtemp(dir=out, prefix=".extract."))
     written = 0
     try:
-        with open(archive, "rb") as raw, tqdm.wrapattr(
-                raw, "read", total=archive.stat().st_size, desc=f"extracting {archive.name}",
-                disable=not progress, file=sys.stderr, mininterval=0.5) as f, \
-                tarfile.open(fileobj=f, mode="r|*") as tar:
+        with (
+            open(archive, "rb") as raw,
+            tqdm.wrapattr(
+                raw,
+                "read",
+                total=archive.stat().st_size,
+                desc=f"extracting {archive.name}",
+                disable=not progress,
+                file=sys.stderr,
+                mininterval=0.5,
+            ) as f,
+            tarfile.open(fileobj=f, mode="r|*") as tar,
+        ):
             for m in tar:
                 _refuse_unsafe(m)
                 where = _place(m.name, known)
                 if m.isdir() or where is None or where[0] not in categories:
                     continue
                 if max_member_bytes is not None and m.size > max_member_bytes:
-                    raise ArchiveError(f"refusing archive member {m.name!r}: {m.size} bytes, more than the "
-                                       f"{max_member_bytes} any file of these categories can have")
+                    raise ArchiveError(
+                        f"refusing archive member {m.name!r}: {m.size} bytes, more than the "
+                        f"{max_member_bytes} any file of these categories can have"
+                    )
                 written += m.size
                 if max_total_bytes is not None and written > max_total_bytes:
-                    raise ArchiveError(f"refusing archive member {m.name!r}: it takes the extracted files past "
-                                       f"{max_total_bytes} bytes, more than these categories can have")
+                    raise ArchiveError(
+                        f"refusing archive member {m.name!r}: it takes the extracted files past "
+                        f"{max_total_bytes} bytes, more than these categories can have"
+                    )
                 dst = tmp.joinpath(where[0], *where[1].parts)
                 try:
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     with tar.extractfile(m) as src, open(dst, "wb") as fout:
                         shutil.copyfileobj(src, fout, 1 << 20)
                 except OSError as e:  # its strerror: the path in str(e) is a temporary folder, gone by now
-                    raise ArchiveError(f"cannot extract archive member {m.name!r}: {e.strerror or type(e).__name__}") from None
+                    raise ArchiveError(
+                        f"cannot extract archive member {m.name!r}: {e.strerror or type(e).__name__}"
+                    ) from None
         missing = [c for c in categories if not (tmp / c).is_dir()]
         if missing:
             raise ArchiveError(f"{archive}: holds no folder for categories {missing}")
@@ -108,4 +131,3 @@ def extract_categories(archive: Path, categories: Iterable[str], out: Path,
         raise ArchiveError(f"{archive}: not a readable tar archive ({type(e).__name__}: {e})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-

@@ -25,12 +25,16 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command()
-def main(model_dir: Path = typer.Argument(..., help="A model folder (data/models/<category>)."),
-         out: Path = typer.Argument(..., help="The .onnx file to write.")) -> None:
+def main(
+    model_dir: Path = typer.Argument(..., help="A model folder (data/models/<category>)."),
+    out: Path = typer.Argument(..., help="The .onnx file to write."),
+) -> None:
     """Export a model folder to ONNX and check onnxruntime against torch."""
     if not (model_dir / paths.CALIBRATION).is_file():
-        print(f"error: {model_dir}: not a model folder with {paths.WEIGHTS}, {paths.META}, {paths.CALIBRATION}",
-              file=sys.stderr)
+        print(
+            f"error: {model_dir}: not a model folder with {paths.WEIGHTS}, {paths.META}, {paths.CALIBRATION}",
+            file=sys.stderr,
+        )
         raise typer.Exit(2)
     deployed, info = load_deployed(model_dir, torch.device("cpu"))
     export_onnx(deployed, info, out)
@@ -39,7 +43,10 @@ def main(model_dir: Path = typer.Argument(..., help="A model folder (data/models
         ref = [t.numpy() for t in deployed(torch.from_numpy(image))]
     got = OnnxScorer(out)(image)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(got, ref))
-    print(f"{out}: exported {info.get('category')} ({deployed.size} px model); onnxruntime vs torch: max |diff| {diff:.2e}")
+    print(
+        f"{out}: exported {info.get('category')} ({deployed.size} px model); "
+        f"onnxruntime vs torch: max |diff| {diff:.2e}"
+    )
 
 
 if __name__ == "__main__":

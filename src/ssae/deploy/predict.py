@@ -48,8 +48,11 @@ def find_images(inputs: list[str]) -> list[Path]:
         elif p.is_file():
             hits = [p]
         else:
-            hits = sorted(Path(f) for f in glob.glob(str(p), recursive=True)
-                          if Path(f).is_file() and Path(f).suffix.lower() in IMAGE_SUFFIXES)
+            hits = sorted(
+                Path(f)
+                for f in glob.glob(str(p), recursive=True)
+                if Path(f).is_file() and Path(f).suffix.lower() in IMAGE_SUFFIXES
+            )
         if not hits:
             raise InputError(f"{item}: no such image file, or no images in that folder or glob")
         found += hits
@@ -126,8 +129,9 @@ def main(
             raise InputError(f"{model}: not a model folder (model.pt, meta.json, calibration.json) nor an .onnx file")
         files = find_images(images)
         scorer, info, backend = load_scorer(model, device)
-        cal = Calibration(info["calibration"]["threshold"], info["calibration"]["scale"],
-                          info["calibration"]["quantile"], ())
+        cal = Calibration(
+            info["calibration"]["threshold"], info["calibration"]["scale"], info["calibration"]["quantile"], ()
+        )
         names = output_names(files)
         out.mkdir(parents=True, exist_ok=True)
         rows, start, pending = [], time.perf_counter(), []
@@ -154,15 +158,34 @@ def main(
     elapsed = time.perf_counter() - start
     table = pd.DataFrame(rows)
     atomic_write(out / "predictions.csv", table.to_csv(index=False, float_format="%.6g").encode())
-    save_json(out / "predictions.json", {"model": str(model), "category": info.get("category"), "backend": backend,
-                                         "threshold": cal.threshold, "predictions": rows})
+    save_json(
+        out / "predictions.json",
+        {
+            "model": str(model),
+            "category": info.get("category"),
+            "backend": backend,
+            "threshold": cal.threshold,
+            "predictions": rows,
+        },
+    )
     n_bad = int((table.decision == "anomalous").sum())
-    print(f"{len(files)} images ({n_bad} anomalous at threshold {cal.threshold:.6g}) in {elapsed:.2f} s: "
-          f"{len(files) / elapsed:.1f} img/s on {backend}, reading and writing included; results in {out}")
+    print(
+        f"{len(files)} images ({n_bad} anomalous at threshold {cal.threshold:.6g}) in {elapsed:.2f} s: "
+        f"{len(files) / elapsed:.1f} img/s on {backend}, reading and writing included; results in {out}"
+    )
 
 
-def write_one(path: Path, name: str, img: np.ndarray, score: float, normalised: float, amap: np.ndarray,
-              cal: Calibration, out: Path, map_format: str) -> dict:
+def write_one(
+    path: Path,
+    name: str,
+    img: np.ndarray,
+    score: float,
+    normalised: float,
+    amap: np.ndarray,
+    cal: Calibration,
+    out: Path,
+    map_format: str,
+) -> dict:
     """Write one image's map and overlay; return its row of predictions.csv."""
     heat = cal.normalise(amap)  # (H, W) in (0, 1), 0.5 at the threshold
     decision = "anomalous" if score > cal.threshold else "normal"
@@ -174,8 +197,16 @@ def write_one(path: Path, name: str, img: np.ndarray, score: float, normalised: 
         Image.fromarray(np.round(heat * 65535).astype(np.uint16)).save(map_file)
     overlay_file = out / f"{name}_overlay.png"
     overlay(img, heat, f"{score:.4g} ({normalised:.2f}) {decision}").save(overlay_file)
-    return {"image": str(path), "score": score, "normalised": normalised, "decision": decision,
-            "height": int(img.shape[0]), "width": int(img.shape[1]), "map": map_file.name, "overlay": overlay_file.name}
+    return {
+        "image": str(path),
+        "score": score,
+        "normalised": normalised,
+        "decision": decision,
+        "height": int(img.shape[0]),
+        "width": int(img.shape[1]),
+        "map": map_file.name,
+        "overlay": overlay_file.name,
+    }
 
 
 if __name__ == "__main__":

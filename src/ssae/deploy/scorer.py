@@ -99,10 +99,21 @@ def export_onnx(deployed: Deployed, info: dict, out: Path) -> None:
     # (the dynamo exporter needs onnxscript)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(deployed.cpu().eval(), (example,), str(out), dynamo=False, opset_version=OPSET,
-                          input_names=["image"], output_names=["score", "normalised", "map"],
-                          dynamic_axes={"image": {0: "n", 1: "height", 2: "width"}, "score": {0: "n"},
-                                        "normalised": {0: "n"}, "map": {0: "n", 1: "height", 2: "width"}})
+        torch.onnx.export(
+            deployed.cpu().eval(),
+            (example,),
+            str(out),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["image"],
+            output_names=["score", "normalised", "map"],
+            dynamic_axes={
+                "image": {0: "n", 1: "height", 2: "width"},
+                "score": {0: "n"},
+                "normalised": {0: "n"},
+                "map": {0: "n", 1: "height", 2: "width"},
+            },
+        )
     graph = onnx.load(str(out))
     onnx.helper.set_model_props(graph, {"ssae.info": json.dumps(info, sort_keys=True)})
     onnx.save(graph, str(out))

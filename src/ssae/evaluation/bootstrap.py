@@ -66,9 +66,11 @@ def at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float, w: np
     flagged, labels = np.asarray(scores) > threshold, np.asarray(labels, bool)
     tp, n_flagged, n_pos = w @ (flagged & labels), w @ flagged, w @ labels
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"precision": np.where(n_flagged > 0, tp / n_flagged, np.nan),
-                "recall": np.where(n_pos > 0, tp / n_pos, np.nan),
-                "f1": np.where(n_pos > 0, 2 * tp / (n_flagged + n_pos), np.nan)}
+        return {
+            "precision": np.where(n_flagged > 0, tp / n_flagged, np.nan),
+            "recall": np.where(n_pos > 0, tp / n_pos, np.nan),
+            "f1": np.where(n_pos > 0, 2 * tp / (n_flagged + n_pos), np.nan),
+        }
 
 
 def _grid(maps: np.ndarray, masks: np.ndarray, n: int) -> np.ndarray:
@@ -104,9 +106,14 @@ def pixel_counts(maps: np.ndarray, masks: np.ndarray, grid: int) -> dict[str, np
                 regions.append(_counts_at_or_above(region, thr) / region.size)
                 region_image.append(i)
     flip = lambda a: np.asarray(a, np.float64)[:, ::-1]  # noqa: E731  (descending thresholds)
-    return {"neg": flip(neg), "pos": flip(pos), "n_neg": (~masks).sum((1, 2)).astype(np.float64),
-            "n_pos": masks.sum((1, 2)).astype(np.float64), "regions": flip(regions),
-            "region_image": np.asarray(region_image, int)}
+    return {
+        "neg": flip(neg),
+        "pos": flip(pos),
+        "n_neg": (~masks).sum((1, 2)).astype(np.float64),
+        "n_pos": masks.sum((1, 2)).astype(np.float64),
+        "regions": flip(regions),
+        "region_image": np.asarray(region_image, int),
+    }
 
 
 def _area_to(x: np.ndarray, y: np.ndarray, limit: float) -> np.ndarray:
@@ -136,9 +143,19 @@ def pixel_metrics(c: dict[str, np.ndarray], w: np.ndarray, fpr_limit: float) -> 
     }
 
 
-def replicates(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray, masks: np.ndarray, *,
-               n: int, seed: int, fpr_limit: float, known: np.ndarray | None = None,
-               threshold: float | None = None, grid: int = 4096) -> dict[str, np.ndarray]:
+def replicates(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    maps: np.ndarray,
+    masks: np.ndarray,
+    *,
+    n: int,
+    seed: int,
+    fpr_limit: float,
+    known: np.ndarray | None = None,
+    threshold: float | None = None,
+    grid: int = 4096,
+) -> dict[str, np.ndarray]:
     """{metric: (n,) values} over ``n`` stratified resamples of the test images; the resamples
     are a function of ``seed`` only (the same draw for every metric). The metrics are those
     ``metrics.evaluate`` can compute on the same arguments: image metrics with normal and

@@ -28,8 +28,9 @@ def _rgb(img: np.ndarray) -> np.ndarray:
     return np.clip(img.transpose(1, 2, 0), 0, 1)  # (3, H, W) -> (H, W, 3)
 
 
-def gallery(images: np.ndarray, recon: np.ndarray, maps: np.ndarray, gt: np.ndarray,
-            labels: list[str], path: Path, title: str) -> None:
+def gallery(
+    images: np.ndarray, recon: np.ndarray, maps: np.ndarray, gt: np.ndarray, labels: list[str], path: Path, title: str
+) -> None:
     """One row per example: input | reconstruction | anomaly map over input | ground truth.
 
     images, recon (K, 3, S, S) in [0, 1]; maps (K, S, S); gt (K, H, W) bool. ``labels``: one
@@ -75,13 +76,22 @@ def metric_bars(table: pd.DataFrame, labels: dict[str, str], path: Path) -> None
         err = None
         if f"{col}_low" in table.columns:
             err = 100 * np.abs(np.vstack([table[col] - table[f"{col}_low"], table[f"{col}_high"] - table[col]]))
-        ax.bar(x + (j - (len(cols) - 1) / 2) * width, 100 * table[col], width, label=labels[col],
-               yerr=err, error_kw={"elinewidth": 0.8, "capsize": 1.5})
+        ax.bar(
+            x + (j - (len(cols) - 1) / 2) * width,
+            100 * table[col],
+            width,
+            label=labels[col],
+            yerr=err,
+            error_kw={"elinewidth": 0.8, "capsize": 1.5},
+        )
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance (AUROC)")
     ax.set_xticks(x, table.index)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
-    ax.set_title("Metrics per category" + (" (bars: confidence intervals)" if any(c.endswith("_low") for c in table.columns) else ""))
+    ax.set_title(
+        "Metrics per category"
+        + (" (bars: confidence intervals)" if any(c.endswith("_low") for c in table.columns) else "")
+    )
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=3)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -104,8 +114,16 @@ def loss_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
     save_figure(fig, path)
 
 
-def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], path: Path, *, title: str,
-                  xlabel: str, ylabel: str, xmax: float = 1.0, diagonal: bool = False) -> None:
+def curves_figure(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, float]],
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    xmax: float = 1.0,
+    diagonal: bool = False,
+) -> None:
     """One line per category, {category: (x, y, area)}; the legend gives the area in %."""
     fig = Figure(figsize=(4.8, 4.5))
     ax = fig.subplots()

@@ -103,8 +103,9 @@ def _region_weights(masks: np.ndarray) -> np.ndarray:
     return np.concatenate([1.0 / (n_regions * s[i]) for i, s in zip(ids, sizes)])
 
 
-def _pro_curve_sorted(pos: np.ndarray, weights: np.ndarray, neg: np.ndarray,
-                      fpr_limit: float) -> tuple[np.ndarray, np.ndarray]:
+def _pro_curve_sorted(
+    pos: np.ndarray, weights: np.ndarray, neg: np.ndarray, fpr_limit: float
+) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(pos, kind="stable")[::-1]  # descending
     pos, cum_w = pos[order], np.cumsum(weights[order])
     n_neg = len(neg)
@@ -157,9 +158,15 @@ def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
     return _trapezoid_to(fpr, pro, fpr_limit) / fpr_limit
 
 
-def evaluate(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray, masks: np.ndarray,
-             fpr_limit: float = 0.3, known: np.ndarray | None = None,
-             threshold: float | None = None) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray] | None]:
+def evaluate(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    maps: np.ndarray,
+    masks: np.ndarray,
+    fpr_limit: float = 0.3,
+    known: np.ndarray | None = None,
+    threshold: float | None = None,
+) -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray] | None]:
     """All metrics of one category, and its PRO curve (fpr, pro) up to ``fpr_limit``.
 
     Image scores/labels (N,), maps/masks (N, H, W). A metric the data cannot support is NaN:
@@ -173,17 +180,23 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray, masks: np
     known = np.ones(len(labels), bool) if known is None else np.asarray(known, bool)
     nan = float("nan")
     both = labels.any() and not labels.all()
-    row = {"image_auroc": image_auroc(scores, labels) if both else nan,
-           "pixel_auroc": nan, "aupro": nan,
-           "image_f1_max": f1_max(scores, labels) if both else nan,
-           "pixel_ap": nan}
+    row = {
+        "image_auroc": image_auroc(scores, labels) if both else nan,
+        "pixel_auroc": nan,
+        "aupro": nan,
+        "image_f1_max": f1_max(scores, labels) if both else nan,
+        "pixel_ap": nan,
+    }
     curve = None
     gt = np.asarray(masks, bool)[known]
     if gt.any() and not gt.all():
         pos, neg = _split_pixels(np.asarray(maps)[known], gt)
         curve = _pro_curve_sorted(pos, _region_weights(gt), neg, fpr_limit)
-        row |= {"pixel_auroc": _auroc_ranks(pos, neg), "aupro": _trapezoid_to(*curve, fpr_limit) / fpr_limit,
-                "pixel_ap": _ap_sorted(pos, neg)}
+        row |= {
+            "pixel_auroc": _auroc_ranks(pos, neg),
+            "aupro": _trapezoid_to(*curve, fpr_limit) / fpr_limit,
+            "pixel_ap": _ap_sorted(pos, neg),
+        }
     if threshold is not None:
         row |= precision_recall_f1(scores, labels, threshold)
     return row, curve

@@ -15,7 +15,19 @@ MEANS: dict[str, dict[str, float]] = {
 }
 
 DRAEM_PIXEL_AUROC: dict[str, float] = {
-    "bottle": 0.991, "cable": 0.947, "capsule": 0.943, "carpet": 0.955, "grid": 0.997,
-    "hazelnut": 0.997, "leather": 0.986, "metal_nut": 0.995, "pill": 0.976, "screw": 0.976,
-    "tile": 0.992, "toothbrush": 0.981, "transistor": 0.909, "wood": 0.964, "zipper": 0.988,
+    "bottle": 0.991,
+    "cable": 0.947,
+    "capsule": 0.943,
+    "carpet": 0.955,
+    "grid": 0.997,
+    "hazelnut": 0.997,
+    "leather": 0.986,
+    "metal_nut": 0.995,
+    "pill": 0.976,
+    "screw": 0.976,
+    "tile": 0.992,
+    "toothbrush": 0.981,
+    "transistor": 0.909,
+    "wood": 0.964,
+    "zipper": 0.988,
 }

@@ -46,8 +46,9 @@ def downsample_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     integral[:, 1:, 1:] = masks.astype(np.int64).cumsum(1).cumsum(2)
     r0, r1 = (np.arange(h) * big_h) // h, -((-(np.arange(h) + 1) * big_h) // h)
     c0, c1 = (np.arange(w) * big_w) // w, -((-(np.arange(w) + 1) * big_w) // w)
-    count = (integral[:, r1][:, :, c1] - integral[:, r0][:, :, c1]
-             - integral[:, r1][:, :, c0] + integral[:, r0][:, :, c0])  # (N, h, w)
+    count = (
+        integral[:, r1][:, :, c1] - integral[:, r0][:, :, c1] - integral[:, r1][:, :, c0] + integral[:, r0][:, :, c0]
+    )  # (N, h, w)
     area = (r1 - r0)[:, None] * (c1 - c0)[None, :]
     return 2 * count >= area
 

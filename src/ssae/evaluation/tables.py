@@ -58,11 +58,14 @@ def interval_table(replicates: dict[str, dict[str, np.ndarray]], dataset: str, l
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all NaN (never defined): the interval is NaN
         for name, members in mean_groups(list(replicates), dataset).items():
-            having = lambda m: np.array([replicates[c][m] for c in members if m in replicates[c]])  # noqa: E731
-            reps[name] = {m: np.nanmean(having(m), axis=0)
-                          for m in dict.fromkeys(k for c in members for k in replicates[c])}
-        rows = {row: {f"{m}_{end}": v for m, r in metrics.items() for end, v in zip(("low", "high"), np.nanquantile(r, q))}
-                for row, metrics in reps.items()}
+            reps[name] = {
+                m: np.nanmean(np.array([replicates[c][m] for c in members if m in replicates[c]]), axis=0)
+                for m in dict.fromkeys(k for c in members for k in replicates[c])
+            }
+        rows = {
+            row: {f"{m}_{end}": v for m, r in metrics.items() for end, v in zip(("low", "high"), np.nanquantile(r, q))}
+            for row, metrics in reps.items()
+        }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "category"
     return table

@@ -19,8 +19,15 @@ import sys
 from typing import Any
 
 METRICS = {"image_auroc": "img", "pixel_auroc": "pix", "aupro": "pro"}
-SHORT = (("train.model.", "m."), ("train.", "t."), ("masks.", "k."), ("score.", "s."), ("aggregate.", "a."),
-         ("overrides.", "o."), ("data.", "d."))
+SHORT = (
+    ("train.model.", "m."),
+    ("train.", "t."),
+    ("masks.", "k."),
+    ("score.", "s."),
+    ("aggregate.", "a."),
+    ("overrides.", "o."),
+    ("data.", "d."),
+)
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -55,7 +62,7 @@ def rows(show: list[dict]) -> list[tuple[str, dict, dict]]:
 def shorten(key: str) -> str:
     for long, short in SHORT:
         if key.startswith(long):
-            return short + key[len(long):]
+            return short + key[len(long) :]
     return key
 
 
@@ -73,7 +80,9 @@ def table(entries: list[tuple[str, dict, dict]], category: str | None = None, wi
         groups.append((category, lambda m: (m.get("categories") or {}).get(category) or {}))
     name_w = min(28, max([len(n) for n, _, _ in entries] + [10]))
     cell_w = {g: min(max(9, len(g) + 4), 14) for g, _ in groups}  # "brick img", "metal_nut img"
-    head = f"{'experiment':<{name_w}}" + "".join(f" {g[:10] + ' ' + s:>{cell_w[g]}}" for g, _ in groups for s in METRICS.values())
+    head = f"{'experiment':<{name_w}}" + "".join(
+        f" {g[:10] + ' ' + s:>{cell_w[g]}}" for g, _ in groups for s in METRICS.values()
+    )
     head += "  n  changed params (vs. the first row)"
     lines = [head[:width], "-" * min(width, len(head))]
     sets = set()
@@ -97,15 +106,19 @@ def table(entries: list[tuple[str, dict, dict]], category: str | None = None, wi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The experiments side by side in at most --width columns.")
     parser.add_argument("--category", help="also show this category's metrics")
-    parser.add_argument("--all-commits", "-A", action="store_true", help="experiments of every commit (dvc exp show -A)")
+    parser.add_argument(
+        "--all-commits", "-A", action="store_true", help="experiments of every commit (dvc exp show -A)"
+    )
     parser.add_argument("--width", type=int, default=120)
     args = parser.parse_args(argv)
     cmd = ["dvc", "exp", "show", "--json"] + (["-A"] if args.all_commits else [])
     try:
         r = subprocess.run(cmd, capture_output=True, text=True)
     except FileNotFoundError:
-        print("error: dvc is not on PATH: activate the environment (source .venv/bin/activate) or use make compare",
-              file=sys.stderr)
+        print(
+            "error: dvc is not on PATH: activate the environment (source .venv/bin/activate) or use make compare",
+            file=sys.stderr,
+        )
         return 2
     if r.returncode != 0:
         print(f"error: {' '.join(cmd)} failed: {r.stderr.strip()}", file=sys.stderr)

@@ -85,7 +85,10 @@ def command(overrides: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0].startswith("-"):
-        print("usage: python -m ssae.experiments.protocols NAME [-S key=value ...] (NAME: a file in protocols/)", file=sys.stderr)
+        print(
+            "usage: python -m ssae.experiments.protocols NAME [-S key=value ...] (NAME: a file in protocols/)",
+            file=sys.stderr,
+        )
         return 2
     name, extra = argv[0], argv[1:]
     try:

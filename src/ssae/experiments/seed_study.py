@@ -77,8 +77,15 @@ def seed_table(record: dict) -> str:
 def compare_table(records: list[dict]) -> str:
     """Markdown: one row per record, the mean over categories of ``SHOWN`` metrics as mean ± std
     over seeds, and the difference of the mean to the first record (Welch's t-test, * p < 0.05)."""
-    head = ("| experiment | overrides | seeds | " + " | ".join(LABELS[k] for k in SHOWN) + " | "
-            + " | ".join(f"Δ {LABELS[k]}" for k in SHOWN) + " |\n|---|---|---:|" + "---:|" * (2 * len(SHOWN)) + "\n")
+    head = (
+        "| experiment | overrides | seeds | "
+        + " | ".join(LABELS[k] for k in SHOWN)
+        + " | "
+        + " | ".join(f"Δ {LABELS[k]}" for k in SHOWN)
+        + " |\n|---|---|---:|"
+        + "---:|" * (2 * len(SHOWN))
+        + "\n"
+    )
     values = [{k: 100 * np.array([r["mean"][k] for r in rec["seeds"].values()]) for k in SHOWN} for rec in records]
     lines = []
     for rec, v in zip(records, values):
@@ -89,7 +96,11 @@ def compare_table(records: list[dict]) -> str:
                 diffs.append("—")
                 continue
             d = v[k].mean() - values[0][k].mean()
-            p = stats.ttest_ind(v[k], values[0][k], equal_var=False).pvalue if min(len(v[k]), len(values[0][k])) > 1 else np.nan
+            p = (
+                stats.ttest_ind(v[k], values[0][k], equal_var=False).pvalue
+                if min(len(v[k]), len(values[0][k])) > 1
+                else np.nan
+            )
             diffs.append(f"{d:+.1f}" + ("*" if p < 0.05 else ""))
         over = ", ".join(f"`{o}`" for o in rec["overrides"]) or "—"
         lines.append(f"| {rec['name']} | {over} | {len(v[SHOWN[0]])} | " + " | ".join(cells + diffs) + " |\n")
@@ -97,9 +108,11 @@ def compare_table(records: list[dict]) -> str:
 
 
 @app.command()
-def run(name: str = typer.Argument(..., help="Label of this configuration, e.g. full or plain_ae."),
-        seeds: int = typer.Option(3, min=1, help="Seeds 0 .. N-1."),
-        overrides: list[str] = typer.Option([], "-S", "--set", help="key=value, as `dvc exp run -S` (repeatable).")) -> None:
+def run(
+    name: str = typer.Argument(..., help="Label of this configuration, e.g. full or plain_ae."),
+    seeds: int = typer.Option(3, min=1, help="Seeds 0 .. N-1."),
+    overrides: list[str] = typer.Option([], "-S", "--set", help="key=value, as `dvc exp run -S` (repeatable)."),
+) -> None:
     """Run the params (plus overrides) over seeds 0..N-1; write reports/seeds/NAME.json, print mean ± std."""
     try:
         over = parse_overrides([x for o in overrides for x in ("-S", o)])
@@ -108,20 +121,31 @@ def run(name: str = typer.Argument(..., help="Label of this configuration, e.g. 
         raise typer.BadParameter(str(e), param_hint="-S") from None
     if "seed" in over:
         raise typer.BadParameter("the seed is what this command varies: leave -S seed=... out", param_hint="-S")
-    record = {"name": name, "overrides": overrides, "baseline": _git("rev-parse", "--short", "HEAD"),
-              "seeds": {str(s): run_seed(f"{name}-seed{s}", s, overrides) for s in range(seeds)}}
+    record = {
+        "name": name,
+        "overrides": overrides,
+        "baseline": _git("rev-parse", "--short", "HEAD"),
+        "seeds": {str(s): run_seed(f"{name}-seed{s}", s, overrides) for s in range(seeds)},
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    print(f"\n{name} ({', '.join(overrides) or 'params.yaml'}), {seeds} seeds, mean ± std in %:\n\n{seed_table(record)}")
+    print(
+        f"\n{name} ({', '.join(overrides) or 'params.yaml'}), {seeds} seeds, mean ± std in %:\n\n{seed_table(record)}"
+    )
 
 
 @app.command()
-def table(names: list[str] = typer.Argument(..., help="Records in reports/seeds/ to compare; the first is the reference.")) -> None:
+def table(
+    names: list[str] = typer.Argument(..., help="Records in reports/seeds/ to compare; the first is the reference."),
+) -> None:
     """Compare recorded configurations: mean ± std over seeds and the difference to the first."""
     missing = [n for n in names if not (OUT / f"{n}.json").is_file()]
     if missing:
-        raise typer.BadParameter(f"no record {', '.join(str(OUT / f'{n}.json') for n in missing)}: "
-                                 "run `python -m ssae.experiments.seed_study run NAME` first", param_hint="NAMES")
+        raise typer.BadParameter(
+            f"no record {', '.join(str(OUT / f'{n}.json') for n in missing)}: "
+            "run `python -m ssae.experiments.seed_study run NAME` first",
+            param_hint="NAMES",
+        )
     print(compare_table([json.loads((OUT / f"{n}.json").read_text()) for n in names]), end="")
 
 

@@ -4,8 +4,9 @@
 leave an isotropic texture's statistics unchanged; oriented textures (brick courses, wood
 grain) keep their orientation under flips and half turns only; objects have a pose, so they
 get nothing; so does any other category (a folder of one's own: its images may have a pose;
-set ``train.augment`` to ``flip`` or ``flip_rot`` for a texture). The transforms run batched on the training device (``dihedral``); which one a
-sample takes is drawn with the rest of its corruption plan (``ssae.method.corruption.plan_batch``).
+set ``train.augment`` to ``flip`` or ``flip_rot`` for a texture). The transforms run batched on
+the training device (``dihedral``); which one a sample takes is drawn with the rest of its
+corruption plan (``ssae.method.corruption.plan_batch``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import torch
 
 from ssae.core.mvtec import OBJECTS
 
-AUGMENT = ({"brick": "flip", "wood": "flip"} | {c: "none" for c in OBJECTS}
-           | {c: "flip_rot" for c in ("carpet", "grid", "leather", "tile", "grass", "gravel", "tissue")})
+AUGMENT = (
+    {"brick": "flip", "wood": "flip"}
+    | {c: "none" for c in OBJECTS}
+    | {c: "flip_rot" for c in ("carpet", "grid", "leather", "tile", "grass", "gravel", "tissue")}
+)
 
 # policy -> the dihedral transforms it draws from: (k quarter turns, flip?)
 TRANSFORMS = {

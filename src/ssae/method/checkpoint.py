@@ -55,8 +55,10 @@ def load_state(path: Path, key: str) -> dict[str, Any] | None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- an unreadable checkpoint only costs a restart
         first = str(e).strip().split("\n")[0].split(". ")[0]  # torch's notices run to many lines
-        print(f"{path}: unreadable, not a complete training state ({type(e).__name__}: {first}); "
-              "training from scratch", file=sys.stderr)
+        print(
+            f"{path}: unreadable, not a complete training state ({type(e).__name__}: {first}); training from scratch",
+            file=sys.stderr,
+        )
         return None
     if state.get("key") != key:
         print(f"{path}: from a different config or data; training from scratch", file=sys.stderr)
@@ -65,21 +67,35 @@ def load_state(path: Path, key: str) -> dict[str, Any] | None:
     return state
 
 
-def save_model(model: SDCCCM, weights: Path, meta_file: Path, *, category: str, seed: int, cfg: TrainConfig,
-               policy: str, device: torch.device, n_train_images: int, losses: list[float]) -> None:
+def save_model(
+    model: SDCCCM,
+    weights: Path,
+    meta_file: Path,
+    *,
+    category: str,
+    seed: int,
+    cfg: TrainConfig,
+    policy: str,
+    device: torch.device,
+    n_train_images: int,
+    losses: list[float],
+) -> None:
     """Write the model's state_dict to ``weights`` and its description to ``meta_file``."""
     save_state_dict(weights, {k: v.cpu() for k, v in model.state_dict().items()})
-    save_json(meta_file, {
-        "category": category,
-        "seed": seed,
-        "train": as_dict(cfg),
-        "augment": policy,
-        "device": device.type,
-        "n_params": count_params(model),
-        "flops_per_image": count_flops(model, cfg.image_size),
-        "n_train_images": n_train_images,
-        "final_loss": losses[-1],
-    })
+    save_json(
+        meta_file,
+        {
+            "category": category,
+            "seed": seed,
+            "train": as_dict(cfg),
+            "augment": policy,
+            "device": device.type,
+            "n_params": count_params(model),
+            "flops_per_image": count_flops(model, cfg.image_size),
+            "n_train_images": n_train_images,
+            "final_loss": losses[-1],
+        },
+    )
 
 
 def load_model(weights: Path, meta_file: Path, device: torch.device) -> tuple[SDCCCM, int]:
@@ -93,9 +109,17 @@ def load_model(weights: Path, meta_file: Path, device: torch.device) -> tuple[SD
 
 def save_calibration(path: Path, cal: Calibration, *, map_kind: str, sigma: float, heldout_images: list[str]) -> None:
     """Write the anomaly-map recipe and the calibration (threshold, scale, held-out scores)."""
-    save_json(path, {"map": map_kind, "sigma": sigma, "threshold": cal.threshold, "scale": cal.scale,
-                     "quantile": cal.quantile,
-                     "heldout": {"images": heldout_images, "scores": list(cal.heldout_scores)}})
+    save_json(
+        path,
+        {
+            "map": map_kind,
+            "sigma": sigma,
+            "threshold": cal.threshold,
+            "scale": cal.scale,
+            "quantile": cal.quantile,
+            "heldout": {"images": heldout_images, "scores": list(cal.heldout_scores)},
+        },
+    )
 
 
 def load_calibration(path: Path) -> tuple[Calibration, str, float]:
