@@ -109,3 +109,17 @@ def image_shape(path: Path) -> tuple[int, int]:
     """(H, W) of an image file without decoding it."""
     with Image.open(path) as im:
         return im.size[1], im.size[0]
+
+
+def load_masks(images: list[Path], masks: list[Path | None], size: int) -> np.ndarray:
+    """(N, H, W) bool ground truth of test images (``masks[i]`` None: a good image), at the
+    images' common (H, W) when they share one, else at (size, size) (masks resized, nearest)."""
+    shapes = [image_shape(p) for p in images]
+    common = shapes[0] if len(set(shapes)) == 1 else (size, size)
+    out = np.zeros((len(images), *common), bool)
+    for i, (mask, shape) in enumerate(zip(masks, shapes)):
+        m = load_mask(mask, shape)
+        if m.shape != common:
+            m = np.asarray(Image.fromarray(m).resize(common[::-1], Image.NEAREST))
+        out[i] = m
+    return out

@@ -62,7 +62,7 @@ def image_f1_max(scores: np.ndarray, labels: np.ndarray, w: np.ndarray) -> np.nd
 
 def at_threshold(scores: np.ndarray, labels: np.ndarray, threshold: float, w: np.ndarray) -> dict[str, np.ndarray]:
     """(B,) precision, recall and F1 of the decision score > ``threshold`` for each row of
-    ``w`` (B, N); NaN where undefined, as ``calibration.precision_recall_f1``."""
+    ``w`` (B, N); NaN where undefined, as ``metrics.precision_recall_f1``."""
     flagged, labels = np.asarray(scores) > threshold, np.asarray(labels, bool)
     tp, n_flagged, n_pos = w @ (flagged & labels), w @ flagged, w @ labels
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ssae.method.calibration import precision_recall_f1
-
 
 def _check(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scores = np.asarray(scores).ravel()
@@ -208,3 +206,14 @@ def resample_curve(x: np.ndarray, y: np.ndarray, upto: float, n: int = 101) -> t
     last = np.r_[np.flatnonzero(np.diff(x)), len(x) - 1]  # the highest y at each distinct x
     grid = np.linspace(0.0, upto, n)
     return grid, np.interp(grid, x[last], y[last])
+
+
+def precision_recall_f1(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """Image-level precision, recall and F1 of the decision ``score > threshold``; NaN where
+    undefined (precision with nothing flagged, recall and F1 with no anomalous image)."""
+    flagged, labels = np.asarray(scores) > threshold, np.asarray(labels).astype(bool)
+    tp = int((flagged & labels).sum())
+    precision = tp / flagged.sum() if flagged.any() else float("nan")
+    recall = tp / labels.sum() if labels.any() else float("nan")
+    f1 = 2 * tp / (flagged.sum() + labels.sum()) if labels.any() else float("nan")
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}

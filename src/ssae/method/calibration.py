@@ -57,13 +57,3 @@ def calibrate(heldout_scores: np.ndarray, quantile: float) -> Calibration:
     scale = max(float(s.std()), 0.01 * abs(threshold), 1e-12)
     return Calibration(threshold, scale, quantile, tuple(float(v) for v in s))
 
-
-def precision_recall_f1(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
-    """Image-level precision, recall and F1 of the decision ``score > threshold``; NaN where
-    undefined (precision with nothing flagged, recall and F1 with no anomalous image)."""
-    flagged, labels = np.asarray(scores) > threshold, np.asarray(labels).astype(bool)
-    tp = int((flagged & labels).sum())
-    precision = tp / flagged.sum() if flagged.any() else float("nan")
-    recall = tp / labels.sum() if labels.any() else float("nan")
-    f1 = 2 * tp / (flagged.sum() + labels.sum()) if labels.any() else float("nan")
-    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
