@@ -12,7 +12,7 @@ import yaml
 
 from conftest import TINY, make_archive, write_fake_category
 from ssae.data.mvtec_source import acquire_mvtec
-from ssae.core.config import MvtecConfig
+from ssae.core.data_config import MvtecConfig
 from ssae.data.dataset_format import DatasetError, index_category
 from ssae.data.http_download import DownloadError
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssae.core.config import EmbeddedConfig
+from ssae.core.data_config import EmbeddedConfig
 from ssae.data.dataset_format import index_category, load_mask
 from ssae.data.embedded_defects import DEFECTS
 from ssae.data.embedded import bands, build_category

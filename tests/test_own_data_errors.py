@@ -15,7 +15,7 @@ from PIL import Image
 
 from ssae.evaluation.metrics import precision_recall_f1
 from ssae.method.calibration import calibrate, holdout_split
-from ssae.core.config import FolderConfig
+from ssae.core.data_config import FolderConfig
 from ssae.data.folder_source import acquire_folder
 from ssae.data.dataset_format import DatasetError, index_category, load_image, load_mask
 from ssae.evaluation.metrics import evaluate

@@ -18,7 +18,7 @@ from skimage import data as skdata
 from skimage import transform
 from tqdm import tqdm
 
-from ssae.core.config import EmbeddedConfig
+from ssae.core.data_config import EmbeddedConfig
 from ssae.data.embedded_defects import DEFECTS
 
 # category -> scikit-image loader of its source photograph

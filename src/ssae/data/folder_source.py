@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ssae.core.config import FolderConfig
+from ssae.core.data_config import FolderConfig
 from ssae.data.dataset_format import DatasetError, index_category
 from ssae.data.mvtec_source import place_category
 from ssae.data.mvtec_verify import verify_category

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ssae.core.config import MvtecConfig
+from ssae.core.data_config import MvtecConfig
 from ssae.data.dataset_format import DatasetError
 from ssae.data.tar_extract import extract_categories
 from ssae.data.http_download import DownloadError, cached_download, verify_file
