@@ -16,7 +16,7 @@ import numpy as np
 
 from ssae.evaluation import bootstrap as bs
 from ssae.evaluation.metrics import evaluate
-from ssae.evaluation.resolution import at_resolution
+from ssae.data.resolution import at_resolution
 from ssae.evaluation.score_file import load_scores
 
 

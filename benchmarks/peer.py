@@ -61,7 +61,7 @@ from ssae.experiments.protocols import apply, load_protocol, parse_overrides
 from ssae.data.dataset_format import image_shape, index_category, load_images, load_mask
 from ssae.evaluation.metrics import aupro, image_auroc, pixel_auroc
 from ssae.method.model import SDCCCM
-from ssae.evaluation.resolution import upsample
+from ssae.data.resolution import upsample
 from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
 from ssae.method.corruption_masks import mask_bank
 from ssae.method.training import train

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from ssae.evaluation.resolution import at_resolution, downsample_masks, upsample
+from ssae.data.resolution import at_resolution, downsample_masks, upsample
 from ssae.evaluation.score_file import load_scores, save_scores
 
 ROOT = Path(__file__).resolve().parents[1]

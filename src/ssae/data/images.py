@@ -1,18 +1,11 @@
-"""How an image file becomes a model input, the one way every path does it.
+"""How an image file becomes a model input, the one way every path does it: decoded, then resized.
 
 Decoding (``decode``): every file is read as RGB. A greyscale file (8- or 16-bit) gets its one
 channel repeated three times; a colour file keeps its colour, whatever the rest of its category
 is (so a category that mixes both trains one model on both; the download stage says how many of
 each it found); an alpha channel is dropped; palette images are expanded.
 
-Resizing (``resize_weights``): every image is resized to the model's square side ``S`` (a
-non-square image is stretched) by an antialiased bilinear filter, written as a matrix product
-``Wh @ x @ Ww.T`` with ``W = resize_weights(n_in, n_out)``: output pixel ``i`` averages the
-input pixels ``j`` with triangle weights ``max(0, 1 - |j + 0.5 - c_i| / s)``, ``c_i = (i + 0.5)
-n_in / n_out``, ``s = max(n_in / n_out, 1)``, normalised per row. That is PIL's BILINEAR filter
-(and torch's ``antialias=True``) in float, without PIL's rounding to 8 bits; upsampling is plain
-bilinear with half-pixel centres. ``ssae.deploy.scorer`` computes the same matrices inside the ONNX
-graph, so the pipeline, ``predict`` and onnxruntime see the same pixels.
+Resizing: ``ssae.data.resolution.resize`` to the model's square side (its module doc).
 """
 
 from __future__ import annotations
@@ -21,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from ssae.data.resolution import resize
 
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
@@ -32,24 +27,6 @@ def decode(path: Path) -> np.ndarray:
             grey = np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0, 1)
             return np.repeat(grey[:, :, None], 3, axis=2)
         return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-
-
-def resize_weights(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) float32 rows summing to 1: the antialiased bilinear filter of the module doc."""
-    scale = n_in / n_out
-    support = max(scale, 1.0)
-    centre = (np.arange(n_out, dtype=np.float64) + 0.5) * scale  # in input pixels
-    w = np.maximum(0.0, 1.0 - np.abs(np.arange(n_in) + 0.5 - centre[:, None]) / support)
-    return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, C) or (H, W) float32 -> (h, w, C) or (h, w) float32 through ``resize_weights``."""
-    h, w = shape
-    if image.shape[:2] == (h, w):
-        return image.astype(np.float32)
-    wh, ww = resize_weights(image.shape[0], h), resize_weights(image.shape[1], w)
-    return np.einsum("ij,jk...,lk->il...", wh, image.astype(np.float32), ww, optimize=True).astype(np.float32)
 
 
 def model_input(path: Path, size: int) -> np.ndarray:

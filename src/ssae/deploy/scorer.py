@@ -3,13 +3,13 @@ exports to ONNX, so a deployment needs only onnxruntime.
 
 ``Deployed``: uint8 (N, H, W, 3) images of any size ->
 ``score`` (N,) float32, ``normalised`` (N,) float32 in (0, 1), ``map`` (N, H, W) float32.
-Inside: / 255; resize to the model's side S with ``preprocess``'s antialiased bilinear matrices
+Inside: / 255; resize to the model's side S with the antialiased bilinear matrices of ``ssae.data.resolution``
 (computed from H and W at run time); the model; the error map of the model folder's recipe
 (``l2`` or ``msgms``); Gaussian smoothing as a constant (S, S) matrix ``G`` with
 ``G @ m @ G.T`` equal to ``scipy.ndimage.gaussian_filter(m, sigma, mode="reflect")``; score =
 the map's maximum at S px (as the score stage and the calibration); the normalised score of
 ``ssae.method.calibration``; the map resized back to (H, W) by the same matrices. The pipeline computes
-the same numbers in numpy (``preprocess``, ``scoring``): a test checks both, and onnxruntime.
+the same numbers in numpy (``ssae.data.resolution``, ``ssae.method.anomaly_maps``): a test checks both, and onnxruntime.
 """
 
 from __future__ import annotations
@@ -24,21 +24,12 @@ from scipy import ndimage
 from torch import nn
 
 from ssae.core import paths
+from ssae.data.resolution import resize_weights_torch
 from ssae.method.calibration import Calibration
 from ssae.method.checkpoint import load_calibration, load_model
 from ssae.method.anomaly_maps import gms_map
 
 OPSET = 17
-
-
-def resize_weights(n_in: torch.Tensor, n_out: torch.Tensor) -> torch.Tensor:
-    """(n_out, n_in) float32: ``preprocess.resize_weights`` in torch, sizes as 0-d tensors (so an
-    exported graph takes any size)."""
-    scale = n_in.float() / n_out.float()
-    support = torch.clamp(scale, min=1.0)
-    centre = (torch.arange(n_out).float() + 0.5) * scale
-    w = torch.relu(1.0 - torch.abs(torch.arange(n_in).float()[None, :] + 0.5 - centre[:, None]) / support)
-    return w / w.sum(dim=1, keepdim=True)
 
 
 def blur_matrix(size: int, sigma: float) -> np.ndarray:
@@ -62,7 +53,7 @@ class Deployed(nn.Module):
         h, w = torch.tensor(image.shape[1]), torch.tensor(image.shape[2])
         s = torch.tensor(self.size)
         x = image.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W)
-        x = resize_weights(h, s).to(x.device) @ x @ resize_weights(w, s).to(x.device).t()  # (N, 3, S, S)
+        x = resize_weights_torch(h, s).to(x.device) @ x @ resize_weights_torch(w, s).to(x.device).t()  # (N, 3, S, S)
         recon = self.model(x)
         if self.map_kind == "l2":
             m = ((x - recon) ** 2).mean(dim=1)  # (N, S, S)
@@ -71,7 +62,7 @@ class Deployed(nn.Module):
         m = self.blur @ m @ self.blur.t()
         score = m.amax(dim=(1, 2))
         normalised = torch.sigmoid((score - self.threshold) / self.scale)
-        full = resize_weights(s, h).to(m.device) @ m @ resize_weights(s, w).to(m.device).t()  # (N, H, W)
+        full = resize_weights_torch(s, h).to(m.device) @ m @ resize_weights_torch(s, w).to(m.device).t()  # (N, H, W)
         return score, normalised, full
 
 

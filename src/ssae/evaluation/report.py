@@ -14,7 +14,7 @@ import pandas as pd
 from ssae.core.config import AggregateConfig
 from ssae.evaluation.bootstrap import category_seed, replicates
 from ssae.evaluation.metrics import evaluate, resample_curve, roc_curve
-from ssae.evaluation.resolution import at_resolution
+from ssae.data.resolution import at_resolution
 from ssae.evaluation.tables import interval_table, markdown_table, reference_table
 
 

@@ -1,13 +1,60 @@
-"""Anomaly maps and ground-truth masks at the evaluation resolution (``aggregate.eval_resolution``).
+"""Every change of resolution, in one place.
 
-``ground_truth``: maps upsampled bilinearly to the masks (the official protocol); ``model``:
-masks downsampled to the maps (a pixel is a defect if at least half of its area is). numpy
-only: the aggregate stage does not need torch.
+Images to the model (``resize``; ``resize_weights``): every image is resized to the model's
+square side ``S`` (a non-square image is stretched) by an antialiased bilinear filter, written
+as a matrix product ``Wh @ x @ Ww.T`` with ``W = resize_weights(n_in, n_out)``: output pixel
+``i`` averages the input pixels ``j`` with triangle weights ``max(0, 1 - |j + 0.5 - c_i| / s)``,
+``c_i = (i + 0.5) n_in / n_out``, ``s = max(n_in / n_out, 1)``, normalised per row. That is PIL's
+BILINEAR filter (and torch's ``antialias=True``) in float, without PIL's rounding to 8 bits;
+upsampling is plain bilinear with half-pixel centres. ``resize_weights_torch`` computes the same
+matrices in torch inside the ONNX graph (``ssae.deploy.scorer``), so the pipeline, ``predict``
+and onnxruntime see the same pixels.
+
+Anomaly maps and ground-truth masks at the evaluation resolution (``aggregate.eval_resolution``,
+``at_resolution``): ``ground_truth``: maps upsampled bilinearly to the masks (the official
+protocol); ``model``: masks downsampled to the maps (a pixel is a defect if at least half of its
+area is). numpy only (torch is imported by ``resize_weights_torch`` alone): the aggregate stage
+does not need torch.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+
+def resize_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float32 rows summing to 1: the antialiased bilinear filter of the module doc."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centre = (np.arange(n_out, dtype=np.float64) + 0.5) * scale  # in input pixels
+    w = np.maximum(0.0, 1.0 - np.abs(np.arange(n_in) + 0.5 - centre[:, None]) / support)
+    return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, C) or (H, W) float32 -> (h, w, C) or (h, w) float32 through ``resize_weights``."""
+    h, w = shape
+    if image.shape[:2] == (h, w):
+        return image.astype(np.float32)
+    wh, ww = resize_weights(image.shape[0], h), resize_weights(image.shape[1], w)
+    return np.einsum("ij,jk...,lk->il...", wh, image.astype(np.float32), ww, optimize=True).astype(np.float32)
+
+
+def resize_weights_torch(n_in: torch.Tensor, n_out: torch.Tensor) -> torch.Tensor:
+    """(n_out, n_in) float32: ``resize_weights`` in torch, sizes as 0-d tensors (so an
+    exported graph takes any size)."""
+    import torch
+
+    scale = n_in.float() / n_out.float()
+    support = torch.clamp(scale, min=1.0)
+    centre = (torch.arange(n_out).float() + 0.5) * scale
+    w = torch.relu(1.0 - torch.abs(torch.arange(n_in).float()[None, :] + 0.5 - centre[:, None]) / support)
+    return w / w.sum(dim=1, keepdim=True)
 
 
 def _linear(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
