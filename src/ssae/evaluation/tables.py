@@ -76,19 +76,35 @@ def reference_table() -> pd.DataFrame:
     return pd.DataFrame.from_dict(MEANS, orient="index").reindex(columns=list(METRIC_LABELS))
 
 
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with one decimal; "–" where missing (None or NaN)."""
+    return "–" if value is None or pd.isna(value) else f"{100 * value:.1f}"
+
+
+def mean_std_pct(values: list[float]) -> str:
+    """Fractions (e.g. one metric over seeds) as "mean ± std" in %, one decimal (sample std,
+    ddof 1); a single value alone."""
+    v = 100 * np.asarray(values, float)
+    return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+
+
+def markdown(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    """A Markdown table of text cells: the first ``left`` columns left-aligned, the rest right-aligned."""
+    lines = ["| " + " | ".join(cells) + " |" for cells in [header, *rows]]
+    rule = "|" + "---|" * left + "---:|" * (len(header) - left)
+    return "\n".join([lines[0], rule, *lines[1:]]) + "\n"
+
+
 def markdown_table(table: pd.DataFrame, first: str = "category") -> str:
     """Metrics (fractions) as a Markdown table in %, one decimal; missing values as "–". A
     metric with ``<metric>_low`` / ``<metric>_high`` columns gets its interval in the same cell."""
     intervals = [c for c in table.columns if c.endswith(("_low", "_high"))]
     plain = [c for c in table.columns if c not in intervals]
     cols = [c for c in plain if c in METRIC_LABELS] + [c for c in plain if c not in METRIC_LABELS]
-    head = f"| {first} | " + " | ".join(METRIC_LABELS.get(c, c) for c in cols) + " |"
-    rule = "|---|" + "---:|" * len(cols)
-    pct = lambda v: "–" if pd.isna(v) else f"{100 * v:.1f}"  # noqa: E731
 
     def cell(row: pd.Series, c: str) -> str:
         low, high = row.get(f"{c}_low", np.nan), row.get(f"{c}_high", np.nan)
         return pct(row[c]) + ("" if pd.isna(low) or pd.isna(row[c]) else f" ({pct(low)}–{pct(high)})")
 
-    rows = [f"| {idx} | " + " | ".join(cell(row, c) for c in cols) + " |" for idx, row in table.iterrows()]
-    return "\n".join([head, rule, *rows]) + "\n"
+    rows = [[str(idx), *(cell(row, c) for c in cols)] for idx, row in table.iterrows()]
+    return markdown([first, *(METRIC_LABELS.get(c, c) for c in cols)], rows)

@@ -18,6 +18,8 @@ import subprocess
 import sys
 from typing import Any
 
+from ssae.evaluation.tables import pct
+
 METRICS = {"image_auroc": "img", "pixel_auroc": "pix", "aupro": "pro"}
 SHORT = (
     ("train.model.", "m."),
@@ -90,7 +92,7 @@ def table(entries: list[tuple[str, dict, dict]], category: str | None = None, wi
         cells = []
         for g, get in groups:
             m, w = get(metrics), cell_w[g]
-            cells += [f"{100 * m[k]:>{w}.1f}" if isinstance(m.get(k), (int, float)) else f"{'-':>{w}}" for k in METRICS]
+            cells += [f"{pct(m[k]) if isinstance(m.get(k), (int, float)) else '-':>{w}}" for k in METRICS]
         n = metrics.get("n_categories", len(metrics.get("categories") or {}) or "-")
         sets.add(metrics.get("mean_over") or ",".join(metrics.get("categories") or {}))
         changed = " ".join(f"{shorten(k)}={fmt(params.get(k))}" for k in keys if params.get(k) != base.get(k))

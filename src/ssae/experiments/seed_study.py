@@ -27,6 +27,7 @@ import yaml
 
 from ssae.core import paths
 from ssae.core.config import ConfigError, parse_params
+from ssae.evaluation.tables import markdown, mean_std_pct
 from ssae.experiments.protocols import apply, parse_overrides
 
 OUT = Path("reports/seeds")
@@ -59,37 +60,24 @@ def run_seed(name: str, seed: int, overrides: list[str]) -> dict:
     return json.loads(_git("show", f"{experiment_ref(name)}:reports/metrics.json"))
 
 
-def _pct(values: list[float]) -> str:
-    v = 100 * np.asarray(values, float)
-    return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
-
-
 def seed_table(record: dict) -> str:
     """Markdown: per category and the mean, each metric's mean ± std over the seeds, in %."""
     runs = list(record["seeds"].values())
     metrics = [k for k in runs[0]["mean"] if all(r["mean"].get(k) is not None for r in runs)]
-    head = "| category | " + " | ".join(metrics) + " |\n|---|" + "---:|" * len(metrics) + "\n"
     rows = [(c, [[r["categories"][c][k] for r in runs] for k in metrics]) for c in runs[0]["categories"]]
     rows.append(("**mean**", [[r["mean"][k] for r in runs] for k in metrics]))
-    return head + "".join(f"| {c} | " + " | ".join(_pct(v) for v in vals) + " |\n" for c, vals in rows)
+    return markdown(["category", *metrics], [[c, *map(mean_std_pct, vals)] for c, vals in rows])
 
 
 def compare_table(records: list[dict]) -> str:
     """Markdown: one row per record, the mean over categories of ``SHOWN`` metrics as mean ± std
     over seeds, and the difference of the mean to the first record (Welch's t-test, * p < 0.05)."""
-    head = (
-        "| experiment | overrides | seeds | "
-        + " | ".join(LABELS[k] for k in SHOWN)
-        + " | "
-        + " | ".join(f"Δ {LABELS[k]}" for k in SHOWN)
-        + " |\n|---|---|---:|"
-        + "---:|" * (2 * len(SHOWN))
-        + "\n"
-    )
-    values = [{k: 100 * np.array([r["mean"][k] for r in rec["seeds"].values()]) for k in SHOWN} for rec in records]
-    lines = []
-    for rec, v in zip(records, values):
-        cells = [f"{v[k].mean():.1f} ± {v[k].std(ddof=1):.1f}" if len(v[k]) > 1 else f"{v[k][0]:.1f}" for k in SHOWN]
+    header = ["experiment", "overrides", "seeds", *(LABELS[k] for k in SHOWN), *(f"Δ {LABELS[k]}" for k in SHOWN)]
+    raw = [{k: [r["mean"][k] for r in rec["seeds"].values()] for k in SHOWN} for rec in records]
+    values = [{k: 100 * np.array(v[k]) for k in SHOWN} for v in raw]
+    rows = []
+    for rec, v, fractions in zip(records, values, raw):
+        cells = [mean_std_pct(fractions[k]) for k in SHOWN]
         diffs = []
         for k in SHOWN:
             if rec is records[0]:
@@ -103,8 +91,8 @@ def compare_table(records: list[dict]) -> str:
             )
             diffs.append(f"{d:+.1f}" + ("*" if p < 0.05 else ""))
         over = ", ".join(f"`{o}`" for o in rec["overrides"]) or "—"
-        lines.append(f"| {rec['name']} | {over} | {len(v[SHOWN[0]])} | " + " | ".join(cells + diffs) + " |\n")
-    return head + "".join(lines)
+        rows.append([rec["name"], over, str(len(v[SHOWN[0]])), *cells, *diffs])
+    return markdown(header, rows, left=2)
 
 
 @app.command()
