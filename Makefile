@@ -36,7 +36,7 @@ compare: env
 clean-env:
 	rm -rf .venv .tools .venv-peer
 
-# The protocols on real MVTec AD (README "Protocols"): one DVC experiment each, whose overrides
+# The protocols on real MVTec AD (docs/experiments.md "Protocols"): one DVC experiment each, whose overrides
 # are protocols/<name>.yaml plus the dataset below; `dvc exp show` lists every value they set.
 #   make cpu-protocol MVTEC_DIR=/data/mvtec_anomaly_detection CATEGORIES='[pill,bottle]'
 # MVTEC_DIR empty: the archive is downloaded from the mirrors of params.yaml instead.
@@ -45,7 +45,7 @@ CATEGORIES ?= [pill]
 MVTEC_SOURCE = $(if $(MVTEC_DIR),-S data.mvtec.source=directory -S data.mvtec.directory=$(abspath $(MVTEC_DIR)),-S data.mvtec.source=remote)
 
 # The current params (plus OVERRIDES) over SEEDS seeds as DVC experiments; mean ± std table
-# (README "Seed noise"):  make seeds NAME=plain_ae SEEDS=3 OVERRIDES='-S train.noise=none'
+# (docs/experiments.md "Seed noise"):  make seeds NAME=plain_ae SEEDS=3 OVERRIDES='-S train.noise=none'
 NAME ?= current
 SEEDS ?= 3
 OVERRIDES ?=

@@ -61,7 +61,7 @@ def write_custom_tree(root: Path) -> Path:
 
 TINY = {
     "categories": ["widget-A", "plate_2"],
-    # DVC tracks each category's override entry: your own categories need one (README)
+    # DVC tracks each category's override entry: your own categories need one (docs/datasets.md)
     "overrides": {c: {"masks": {}, "train": {}, "score": {}} for c in ("widget-A", "plate_2")},
     "masks": {"per_image": 2},
     "train": {

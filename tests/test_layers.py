@@ -1,5 +1,5 @@
 """The packages of src/ssae are layers: a module imports only from its own package or from those
-below it (README "Packages"). Imports inside functions count too."""
+below it (README "The packages"). Imports inside functions count too."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ class MvtecConfig:
 @dataclass(frozen=True)
 class FolderConfig:
     # a folder of one's own in MVTec AD layout: <root>/<category>/train/good, test/<good|defect>,
-    # optional ground_truth/<defect>/<stem>_mask.*; any names, counts and sizes (README "Your own data")
+    # optional ground_truth/<defect>/<stem>_mask.*; any names, counts and sizes (docs/datasets.md)
     root: str = ""
 
 

@@ -4,7 +4,7 @@ the device, logging.
 Why the CPU kernels are pinned (``runtime.reproducible``): torch picks its kernels by the CPU it
 finds (ATen's vectorised ops by CPU capability, oneDNN's convolutions by instruction set, MKL by
 code path), and oneDNN splits the convolution's weight-gradient reductions by thread count.
-Measured on one AMD EPYC with AVX-512 (README "Reproducibility"): ten training steps give other
+Measured on one AMD EPYC with AVX-512 (docs/reproducibility.md): ten training steps give other
 weights under AVX-512 and AVX2 kernels, and under 1, 2 and 3 threads; inference (the score
 stage) differs only under the generic (non-SIMD) kernels; numpy, scipy and scikit-learn (the
 data, masks and aggregate stages) gave the same bytes under every setting tried. Pinning AVX2
