@@ -1,5 +1,6 @@
 # Two entry points: `make repro` (the pipeline) and `make test` (the test suite). Both
 # install the locked environment first (uv is installed into .tools/ when missing).
+# While developing: `make test-fast` (the tests that start no process, < 1 min) and `make lint`.
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -8,7 +9,7 @@ VENV_BIN := $(CURDIR)/.venv/bin
 # DVC runs the stages' `python ...` commands: make it the project's interpreter
 RUN := PATH="$(VENV_BIN):$$PATH"
 
-.PHONY: env repro test compare seeds clean-env peer-env cpu-protocol paper-protocol
+.PHONY: env repro test test-fast lint compare seeds clean-env peer-env cpu-protocol paper-protocol
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -25,6 +26,15 @@ repro: env
 
 test: env
 	$(RUN) python -m pytest
+
+# everything but the tests marked slow (stages, dvc, subprocesses) or browser (pyproject.toml)
+test-fast: env
+	$(RUN) python -m pytest -m "not slow and not browser"
+
+# ruff (pyproject.toml): lint, then the formatting check
+lint: env
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 
 # The experiments side by side in at most 120 columns: mean metrics, category count, changed
 # params (src/ssae/experiments/compare.py).   make compare [CATEGORY=brick] [COMPARE_ARGS=-A]

@@ -86,6 +86,7 @@ def test_mvtec_defaults_are_the_known_mirrors_and_the_pinned_checksum():
     assert m.cache_dir.startswith("~") and "data/raw" not in m.cache_dir
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_stops_before_work_on_bad_params(tmp_path):
     raw = committed()
     raw["train"]["epochs"] = 0
@@ -101,6 +102,7 @@ def test_stage_stops_before_work_on_bad_params(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_rejects_a_category_not_in_params(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
     r = subprocess.run(
@@ -125,6 +127,7 @@ print("loaded:", sorted(m for m in {heavy} if m in sys.modules))
 """
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("stage", ["download", "masks", "train", "score", "aggregate"])
 def test_every_stage_has_help_that_teaches_and_loads_nothing_heavy(stage):
     r = subprocess.run(

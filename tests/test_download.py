@@ -132,6 +132,7 @@ def assert_nothing_written(work: Path) -> None:
     assert not any(p.name.startswith(".raw.") for p in (work / "data").iterdir())
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_archive_source_with_the_official_counts(toothbrush, tmp_path):
     r = run_download(
         tmp_path / "work", ["toothbrush"], source="archive", archive=str(toothbrush.archive), sha256=toothbrush.sha256
@@ -143,6 +144,7 @@ def test_stage_archive_source_with_the_official_counts(toothbrush, tmp_path):
     assert (t.split == "train").sum() == 60 and len(t) == 102 and set(t.defect) == {"good", "defective"}
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_remote_source_downloads_into_the_cache(mirror, toothbrush, tmp_path):
     mirror.files["/mvtec.tar.xz"] = toothbrush.archive.read_bytes()
     r = run_download(
@@ -158,6 +160,7 @@ def test_stage_remote_source_downloads_into_the_cache(mirror, toothbrush, tmp_pa
     assert len(index_category(tmp_path / "work" / "data" / "raw" / "toothbrush")) == 102
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_fails_in_one_line_when_every_mirror_fails(mirror, tmp_path):
     r = run_download(
         tmp_path / "work",
@@ -177,12 +180,14 @@ def test_stage_fails_in_one_line_when_every_mirror_fails(mirror, tmp_path):
     assert_nothing_written(tmp_path / "work")
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_local_directory_source(toothbrush, tmp_path):
     r = run_download(tmp_path / "work", ["toothbrush"], source="directory", directory=str(toothbrush.tree))
     assert r.returncode == 0, r.stderr
     assert files(tmp_path / "work" / "data" / "raw" / "toothbrush") == files(toothbrush.tree / "toothbrush")
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_a_missing_mask_stops_with_a_clear_error_and_writes_nothing(toothbrush, tmp_path):
     src = tmp_path / "mvtec"
     shutil.copytree(toothbrush.tree, src)
@@ -193,6 +198,7 @@ def test_stage_a_missing_mask_stops_with_a_clear_error_and_writes_nothing(toothb
     assert_nothing_written(tmp_path / "work")
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_removes_the_temporary_folders_of_a_killed_run(tmp_path):
     stale = tmp_path / "work" / "data" / ".raw.toothbrush.k1ll3d"
     (stale / "toothbrush" / "train").mkdir(parents=True)

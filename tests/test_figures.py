@@ -1,5 +1,6 @@
 """Figures: deterministic PNGs, drawn without pyplot (no backend, no global figure state)."""
 
+import pytest
 import subprocess
 import sys
 
@@ -36,6 +37,7 @@ def test_every_figure_is_a_png_with_the_same_bytes_each_time(tmp_path):
     assert first == second
 
 
+@pytest.mark.slow  # starts processes
 def test_importing_the_figures_selects_no_backend():
     code = "import sys, ssae.evaluation.figures; print('matplotlib.pyplot' in sys.modules)"
     assert (

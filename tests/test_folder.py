@@ -18,46 +18,9 @@ from PIL import Image
 
 from ssae.core.artifacts import load_npz
 from ssae.method.calibration import holdout_split
-from test_pipeline import BIN, ROOT, new_project, run
+from conftest import BIN, ROOT, SIZE, new_project, run, write_custom_tree
 
-SIZE = {"widget-A": (40, 56), "plate_2": (48, 36)}  # (H, W): neither square nor the model's 32
-
-
-def write_custom_tree(root: Path) -> Path:
-    """widget-A: RGB JPEGs, 7 train / 3 good / 2 dent + 1 scuff, no masks. plate_2: greyscale
-    PNGs (one colour image among them), 5 train / 2 good / 3 crack with 0/1 masks."""
-    rng = np.random.default_rng(0)
-
-    def texture(shape, grey: bool) -> np.ndarray:
-        base = 120 + 40 * np.sin(np.arange(shape[1]) / 3.0)[None, :] + rng.normal(0, 6, shape)
-        return np.clip(base if grey else np.repeat(base[..., None], 3, 2) * [1.0, 0.8, 0.6], 0, 255).astype(np.uint8)
-
-    def save(path: Path, arr: np.ndarray) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(arr).save(path)
-
-    h, w = SIZE["widget-A"]
-    for i in range(7):
-        save(root / f"widget-A/train/good/{i:02d}.jpg", texture((h, w), False))
-    for i in range(3):
-        save(root / f"widget-A/test/good/g{i}.jpg", texture((h, w), False))
-    for d, n in (("dent", 2), ("scuff", 1)):
-        for i in range(n):
-            img = texture((h, w), False)
-            img[10:20, 20:34] = 250
-            save(root / f"widget-A/test/{d}/{i}.jpg", img)
-    h, w = SIZE["plate_2"]
-    for i in range(5):
-        save(root / f"plate_2/train/good/{i}.png", texture((h, w), i != 2))  # 2.png: colour
-    for i in range(2):
-        save(root / f"plate_2/test/good/{i}.png", texture((h, w), True))
-    for i in range(3):
-        img, mask = texture((h, w), True), np.zeros((h, w), np.uint8)
-        img[5:15, 8:20], mask[5:15, 8:20] = 0, 1  # a 0/1 mask: defect where non-zero
-        save(root / f"plate_2/test/crack/{i}.png", img)
-        save(root / f"plate_2/ground_truth/crack/{i}_mask.png", mask)
-    return root
-
+pytestmark = pytest.mark.slow  # runs stages and dvc as processes
 
 TINY = {
     "categories": ["widget-A", "plate_2"],

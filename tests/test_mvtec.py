@@ -22,8 +22,11 @@ def test_the_official_table_matches_the_published_totals():
     assert {s.side for s in OFFICIAL.values()} == {700, 800, 840, 900, 1000, 1024}
 
 
-def test_a_complete_category_passes(fake_category):
-    verify_category(fake_category, TINY)
+def test_a_complete_category_passes_and_every_count_is_checked(fake_category):
+    verify_category(fake_category, TINY)  # the counts it has: no error
+    for field, value in [("train", 5), ("test_good", 3), ("test_anomalous", 2), ("defect_types", 3), ("side", 64)]:
+        with pytest.raises(DatasetError, match="bottle"):  # any other count is one
+            verify_category(fake_category, replace(TINY, **{field: value}), "bottle")
 
 
 def test_a_real_layout_category_passes_with_the_official_counts(toothbrush):

@@ -19,7 +19,7 @@ from ssae.core.data_config import FolderConfig
 from ssae.data.folder_source import acquire_folder
 from ssae.data.dataset_format import DatasetError, index_category, load_image, load_mask
 from ssae.evaluation.metrics import evaluate
-from test_folder import write_custom_tree
+from conftest import write_custom_tree
 
 
 @pytest.fixture
@@ -142,6 +142,7 @@ def test_normalised_scores_are_monotone_with_one_half_at_the_threshold():
     }
 
 
+@pytest.mark.slow  # starts processes
 def test_predict_names_a_bad_input(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")

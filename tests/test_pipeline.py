@@ -8,9 +8,7 @@ a category, re-run only that category's stages and aggregate.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,11 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import commit, new_project, run
 from ssae.core.artifacts import load_npz
 from ssae.core.config import load_params
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow  # runs stages and dvc as processes
 
 TINY = {
     "categories": ["brick", "tissue"],
@@ -38,62 +36,27 @@ TINY = {
 }
 
 
-def merge(base: dict, over: dict) -> dict:
-    return {k: merge(base.get(k, {}), v) if isinstance(v, dict) else v for k, v in over.items()} | {
-        k: v for k, v in base.items() if k not in over
-    }
-
-
-GIT_IDENTITY = {
-    k: "ssae test" if k.endswith("NAME") else "test@example.invalid"
-    for k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
-}
-
-
-def run(args: list[str], cwd: Path) -> str:
-    # git identity for the commits of `git commit` and `dvc exp run`, whatever the user's config
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1", **GIT_IDENTITY)
-    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, f"{' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    return r.stdout
-
-
-def new_project(dst: Path, params: dict) -> Path:
-    """A git repository at ``dst`` with the project's files (no results, no dvc.lock) and
-    params.yaml with ``params`` merged in, committed; returns ``dst``."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for f in files:
-        if f.startswith(("data/", "reports/")) or f == "dvc.lock" or not (ROOT / f).is_file():
-            continue
-        (dst / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, dst / f)
-    (dst / "params.yaml").write_text(
-        yaml.safe_dump(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), params), sort_keys=False)
-    )
-    run(["git", "init", "-q"], dst)
-    commit(dst, "project")
-    return dst
-
-
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
+def built(tmp_path_factory) -> Path:
+    """The tiny project after `dvc repro`, results not committed. Tests only read it: a test that
+    changes the project works on its own copy (``repo``), so that the tests do not depend on the
+    order they run in."""
     dst = new_project(tmp_path_factory.mktemp("pipeline"), TINY)
     run(["dvc", "repro"], dst)
     return dst
 
 
-def commit(repo: Path, message: str) -> None:
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "--allow-empty", "-qm", message], repo)
+@pytest.fixture
+def repo(built, tmp_path) -> Path:
+    """A copy of ``built`` (git history, DVC cache and outputs) with its results committed."""
+    dst = tmp_path / "repo"
+    shutil.copytree(built, dst, symlinks=True)
+    commit(dst, "results")  # metrics and plots are in git (cache: false): the baseline
+    return dst
 
 
-def test_repro_writes_every_artifact(repo):
+def test_repro_writes_every_artifact(built):
+    repo = built
     p = load_params(repo / "params.yaml")
     for c in p.categories:
         assert len(list((repo / "data/raw" / c / "test").iterdir())) == 7  # good + 6 defect types
@@ -139,13 +102,12 @@ def test_repro_writes_every_artifact(repo):
         assert (repo / f"reports/figures/{f}.png").stat().st_size > 5_000
 
 
-def test_second_repro_does_nothing(repo):
-    out = run(["dvc", "status"], repo)
+def test_second_repro_does_nothing(built):
+    out = run(["dvc", "status"], built)
     assert "up to date" in out
 
 
 def test_experiment_and_metrics_diff(repo):
-    commit(repo, "results")  # metrics and plots are in git (cache: false): the baseline
     before = json.loads((repo / "reports/metrics.json").read_text())
     out = run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
     for stage in ("download@brick", "masks@brick", "masks@tissue"):  # they do not read train.epochs
@@ -169,7 +131,6 @@ def test_experiment_and_metrics_diff(repo):
 
 
 def test_seeds_run_as_experiments_and_tabulate(repo):
-    commit(repo, "baseline of the seed runs")
     params = (repo / "params.yaml").read_bytes()
     out = run(
         [sys.executable, "-m", "ssae.experiments.seed_study", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"],
@@ -220,7 +181,6 @@ def ran(out: str) -> set[str]:
 
 
 def test_a_per_category_override_reruns_only_that_category(repo):
-    commit(repo, "baseline")
     edit_params(repo, lambda p: p["overrides"]["tissue"]["score"].update(gallery_per_type=2))
     # the threshold is calibrated in train with the category's score.map and score.sigma, so train
     # tracks the category's score overrides too
@@ -240,7 +200,6 @@ def test_a_per_category_override_reruns_only_that_category(repo):
 
 
 def test_adding_a_category_runs_only_its_stages_and_removing_one_only_aggregate(repo):
-    commit(repo, "before adding")
     edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue", "grass"]))
     new = {f"{s}@grass" for s in ("download", "masks", "train", "score")}
     assert changed_stages(repo) == new | {"aggregate"}

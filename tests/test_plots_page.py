@@ -31,9 +31,13 @@ OFFLINE = ["--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NO
 PLOTS = {"roc": ("fpr", "tpr"), "pro": ("fpr", "pro"), "loss": ("epoch", "loss")}
 CATEGORIES = ("brick", "tissue")
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no headless Chromium: apt-get install chromium-headless-shell (or set SSAE_CHROMIUM)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,  # runs dvc
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no headless Chromium: apt-get install chromium-headless-shell (or set SSAE_CHROMIUM)"
+    ),
+]
 
 
 def sh(args: list[str], cwd: Path) -> str:
@@ -124,9 +128,14 @@ def test_plots_show_draws_every_curve_offline_with_category_names(repo):
 
 def test_plots_diff_draws_each_revision(repo):
     write_plot_data(repo, shift=0.1)
-    sh(["dvc", "plots", "diff", "HEAD", "-o", "diff"], repo)
+    try:
+        sh(["dvc", "plots", "diff", "HEAD", "-o", "diff"], repo)
+    finally:
+        write_plot_data(repo)  # the workspace as the module's other test expects it
     dom = render(repo / "diff" / "index.html")
-    for chart in charts(dom).values():
+    found = charts(dom)
+    assert len(found) == len(PLOTS)
+    for chart in found.values():
         drawn = lines(chart)
         revs = {(re.search(r"category: (\w+)", d).group(1), re.search(r"revision: (\w+)", d).group(1)) for d in drawn}
         assert revs == {(c, r) for c in CATEGORIES for r in ("HEAD", "workspace")}

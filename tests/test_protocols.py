@@ -69,5 +69,12 @@ def test_overrides_parse_like_dvc_and_come_back_as_flags():
         parse_overrides(["-S"])
 
 
-def test_protocols_folder_is_where_the_module_looks():
-    assert (ROOT / PROTOCOLS / "cpu.yaml").is_file()
+def test_a_protocol_is_read_from_protocols_or_from_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert load_protocol("cpu") == yaml.safe_load((ROOT / PROTOCOLS / "cpu.yaml").read_text())
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("train.epochs: 7\nseed: 2\n")
+    assert load_protocol(str(mine)) == {"train.epochs": 7, "seed": 2}
+    mine.write_text("# nothing\n")
+    with pytest.raises(ConfigError, match="must map dotted params keys to values"):
+        load_protocol(str(mine))

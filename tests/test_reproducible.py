@@ -15,8 +15,7 @@ import torch
 import yaml
 
 from ssae.core.config import ConfigError, parse_params
-from test_pipeline import ROOT, merge
-from test_resume import stage
+from conftest import ROOT, merge, stage
 
 TINY = {
     "categories": ["brick"],
@@ -90,6 +89,7 @@ def run_on(
     return {f: (d / f).read_bytes() for f in OUTPUTS if (d / f).exists()}
 
 
+@pytest.mark.slow  # starts processes
 @needs_avx2
 def test_reproducible_runs_give_the_same_bytes_on_other_kernels_and_core_counts(prepared, tmp_path):
     a, b = (run_on(m, prepared, tmp_path / "pinned", {"reproducible": True, "threads": 2}) for m in MACHINES)
@@ -98,6 +98,7 @@ def test_reproducible_runs_give_the_same_bytes_on_other_kernels_and_core_counts(
         assert a[f] == b[f], f"{f} differs between the simulated machines"
 
 
+@pytest.mark.slow  # starts processes
 @needs_avx2
 def test_the_simulated_machines_really_differ_when_unpinned(prepared, tmp_path):
     """The control: without the pins, the same training gives other weights on the two
@@ -106,6 +107,7 @@ def test_the_simulated_machines_really_differ_when_unpinned(prepared, tmp_path):
     assert a["data/models/brick/model.pt"] != b["data/models/brick/model.pt"]
 
 
+@pytest.mark.slow  # starts processes
 def test_pinning_after_a_torch_operation_is_an_error_not_a_silent_mismatch():
     code = (
         "import os, torch\n"

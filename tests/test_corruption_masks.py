@@ -41,15 +41,18 @@ def test_family_weights_choose_the_families():
 def test_every_shape_stays_within_its_size_range(family):
     cfg = only(family, min_radius=0.1, max_radius=0.1)
     size = 128
+    drawn = 0
     for k in range(30):
         m = shape_mask(size, family, np.random.default_rng(k), cfg)
-        if not m.any():
+        if not m.any():  # a shape may fall outside the image entirely
             continue
+        drawn += 1
         ys, xs = np.nonzero(m)
         extent = max(np.ptp(ys), np.ptp(xs)) + 1
         # blobs: within 2 radii of a centre; strokes: 4 radii long, bent by ~1 radius
         limit = {"bezier": 2 * 1.6, "perlin": 4, "stroke": 4 + 2 * 3}[family] * 0.1 * size + 2
         assert extent <= limit, (family, k, extent)
+    assert drawn >= 25, f"{family}: only {drawn} of 30 shapes were drawn inside the image"
 
 
 def test_strokes_are_thin_and_elongated_blobs_are_compact():
@@ -58,12 +61,13 @@ def test_strokes_are_thin_and_elongated_blobs_are_compact():
     def stats(family):
         cfg = only(family, min_radius=0.1, max_radius=0.1, min_stroke_width=0.02, max_stroke_width=0.02)
         fill = []
-        for k in range(20):
+        for k in range(60):
             m = shape_mask(size, family, np.random.default_rng(k), cfg)
             ys, xs = np.nonzero(m)
             if len(ys) < 5 or ys.min() == 0 or xs.min() == 0 or ys.max() == size - 1 or xs.max() == size - 1:
                 continue  # cut by the border
             fill.append(m.sum() / ((np.ptp(ys) + 1) * (np.ptp(xs) + 1)))  # area / bounding box
+        assert len(fill) >= 15, f"{family}: too few shapes inside the image to measure"
         return np.median(fill)
 
     assert stats("stroke") < 0.25  # a thin curve fills little of its bounding box

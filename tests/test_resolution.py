@@ -77,6 +77,7 @@ def test_the_score_file_round_trips(tmp_path):
     assert d["known"].tolist() == [True, True, False] and d["threshold"] == 0.3
 
 
+@pytest.mark.slow  # starts processes
 def test_the_aggregate_stage_does_not_import_torch():
     code = (
         "import runpy, sys; sys.argv = ['aggregate', '--help']\n"
