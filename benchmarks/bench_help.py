@@ -29,8 +29,12 @@ def main() -> None:
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py"), "--help"], cwd=ROOT,
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, str(ROOT / "stages" / f"{stage}.py"), "--help"],
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             times.append(time.perf_counter() - t0)
         print(f"{stage:<10} {statistics.median(times):>9.3f} {max(times):>8.3f}")
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 from scipy import ndimage
 
-from ssae import metrics
+from ssae.evaluation import metrics
 
 
 def make_data(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -103,11 +103,15 @@ def main() -> None:
     for name, n in rows:
         dt, peak, extra, (auroc, pro) = measure(name, n, a.size)
         results[(name, n)] = (dt, auroc, pro)
-        print(f"{name:6s} {n:4d} maps ({n * a.size**2 / 1e6:6.1f} Mpx): {dt:7.2f} s, peak RSS {peak:5.2f} GiB "
-              f"(metric adds {extra:5.2f} GiB); pixel AUROC {auroc:.6f}, AUPRO {pro:.6f}")
+        print(
+            f"{name:6s} {n:4d} maps ({n * a.size**2 / 1e6:6.1f} Mpx): {dt:7.2f} s, peak RSS {peak:5.2f} GiB "
+            f"(metric adds {extra:5.2f} GiB); pixel AUROC {auroc:.6f}, AUPRO {pro:.6f}"
+        )
     (tn, an, pn), (to, ao, po) = results[("naive", a.naive_n)], results[("ours", a.naive_n)]
-    print(f"speed-up over the straightforward implementation on {a.naive_n} maps: {tn / to:.1f}x; "
-          f"same values: {abs(an - ao) < 1e-9 and abs(pn - po) < 1e-9}")
+    print(
+        f"speed-up over the straightforward implementation on {a.naive_n} maps: {tn / to:.1f}x; "
+        f"same values: {abs(an - ao) < 1e-9 and abs(pn - po) < 1e-9}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from ssae.config import load_params
-from ssae.model import SDCCCM, count_flops, count_params
+from ssae.core.config import load_params
+from ssae.method.model import SDCCCM, count_flops, count_params
 
 
 def sync(device: torch.device) -> None:
@@ -74,8 +74,10 @@ def main() -> None:
     amp = device.type == "cuda"
     name = torch.cuda.get_device_name() if amp else f"CPU, {torch.get_num_threads()} threads"
     peak32 = matmul_peak(device, torch.float32)
-    print(f"device: {name}; torch {torch.__version__}; model widths {list(cfg.widths)}, "
-          f"{cfg.sdc_blocks} SDC blocks, dilations {list(cfg.dilations)}: {count_params(model):,} parameters")
+    print(
+        f"device: {name}; torch {torch.__version__}; model widths {list(cfg.widths)}, "
+        f"{cfg.sdc_blocks} SDC blocks, dilations {list(cfg.dilations)}: {count_params(model):,} parameters"
+    )
     print(f"matmul peak, float32: {peak32 / 1e9:.1f} GFLOP/s", end="")
     peak16 = matmul_peak(device, torch.bfloat16) if amp else None
     print(f"; bfloat16: {peak16 / 1e9:.1f} GFLOP/s" if peak16 else "")
@@ -90,8 +92,10 @@ def main() -> None:
 
         def report(mode: str, sec_per_batch: float, n: int, flop_per_img: float, peak: float) -> None:
             ips = n / sec_per_batch
-            print(f"{size:>4} {flops / 1e9:>9.2f} {mode:<14} {n:>5} {ips:>8.1f} "
-                  f"{ips * flop_per_img / 1e9:>8.1f} {ips * flop_per_img / peak:>7.1%}")
+            print(
+                f"{size:>4} {flops / 1e9:>9.2f} {mode:<14} {n:>5} {ips:>8.1f} "
+                f"{ips * flop_per_img / 1e9:>8.1f} {ips * flop_per_img / peak:>7.1%}"
+            )
 
         model.eval()
         with torch.no_grad():  # not inference_mode: .to(channels_last) there would make the weights inference tensors
@@ -122,10 +126,17 @@ def main() -> None:
             loss.backward()
             opt.step()
 
-        report("train" + (" bf16" if amp else ""), timed(step, device, args.seconds), batch, 3 * flops,
-               peak16 if amp else peak32)
-    print("\nFLOP/s = images/s x FLOPs per image (training: 3x the forward FLOPs); 'of peak' is "
-          "against the matmul peak above (bfloat16 peak for bfloat16 rows).")
+        report(
+            "train" + (" bf16" if amp else ""),
+            timed(step, device, args.seconds),
+            batch,
+            3 * flops,
+            peak16 if amp else peak32,
+        )
+    print(
+        "\nFLOP/s = images/s x FLOPs per image (training: 3x the forward FLOPs); 'of peak' is "
+        "against the matmul peak above (bfloat16 peak for bfloat16 rows)."
+    )
 
 
 if __name__ == "__main__":

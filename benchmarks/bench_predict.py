@@ -1,4 +1,4 @@
-"""Throughput of `python -m ssae.predict` on 100 images of 256 x 256 px, end to end (decode,
+"""Throughput of `python -m ssae.deploy.predict` on 100 images of 256 x 256 px, end to end (decode,
 model, map, writing the .npy map and the overlay PNG, the CSV and JSON), on torch and on
 onnxruntime.
 
@@ -24,19 +24,34 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ssae.calibration import calibrate
-from ssae.checkpoint import save_calibration, save_model
-from ssae.config import load_params
-from ssae.model import SDCCCM, init_weights
+from ssae.method.calibration import calibrate
+from ssae.method.checkpoint import save_calibration, save_model
+from ssae.core.config import load_params
+from ssae.method.model import SDCCCM, init_weights
 
 
 def make_model(folder: Path, size: int) -> None:
     cfg = replace(load_params().train, image_size=size)
     model = init_weights(SDCCCM(cfg.model), torch.Generator().manual_seed(0)).eval()
-    save_model(model, folder / "model.pt", folder / "meta.json", category="bench", seed=0, cfg=cfg, policy="none",
-               device=torch.device("cpu"), n_train_images=0, losses=[0.0])
-    save_calibration(folder / "calibration.json", calibrate(np.array([0.01, 0.02, 0.03]), 0.99),
-                     map_kind="l2", sigma=2.0, heldout_images=[])
+    save_model(
+        model,
+        folder / "model.pt",
+        folder / "meta.json",
+        category="bench",
+        seed=0,
+        cfg=cfg,
+        policy="none",
+        device=torch.device("cpu"),
+        n_train_images=0,
+        losses=[0.0],
+    )
+    save_calibration(
+        folder / "calibration.json",
+        calibrate(np.array([0.01, 0.02, 0.03]), 0.99),
+        map_kind="l2",
+        sigma=2.0,
+        heldout_images=[],
+    )
 
 
 def main() -> None:
@@ -56,16 +71,33 @@ def main() -> None:
             folder = tmp / f"model{size}"
             make_model(folder, size)
             onnx = tmp / f"model{size}.onnx"
-            subprocess.run([sys.executable, "-m", "ssae.export", str(folder), str(onnx)], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "ssae.deploy.export", str(folder), str(onnx)], check=True, capture_output=True
+            )
             for model in (folder, onnx):
-                r = subprocess.run([sys.executable, "-m", "ssae.predict", str(model), str(tmp / "*.png"),
-                                    "--out", str(tmp / "out"), "--device", args.device], capture_output=True, text=True)
+                r = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "ssae.deploy.predict",
+                        str(model),
+                        str(tmp / "*.png"),
+                        "--out",
+                        str(tmp / "out"),
+                        "--device",
+                        args.device,
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
                 if r.returncode:
                     sys.exit(r.stderr)
                 line = r.stdout.strip().splitlines()[-1]
                 rate = re.search(r"([\d.]+) img/s on (.*), reading", line)
-                print(f"model {size:>3} px, {args.images} images of {args.side} px, {rate.group(2):<18}: "
-                      f"{rate.group(1):>6} img/s   ({line})")
+                print(
+                    f"model {size:>3} px, {args.images} images of {args.side} px, {rate.group(2):<18}: "
+                    f"{rate.group(1):>6} img/s   ({line})"
+                )
 
 
 if __name__ == "__main__":

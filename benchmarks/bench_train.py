@@ -7,7 +7,7 @@ For the model and training config of params.yaml, on random images and a random 
 the given size (the speed does not depend on the pixels):
 
 - ``train, data path on``: one full training step as the train stage runs it -- plan the batch
-  (per-sample host draws), build it on the device (``ssae.corruption.make_batch``: augmentation,
+  (per-sample host draws), build it on the device (``ssae.method.corruption.make_batch``: augmentation,
   corruption), forward, loss, backward, AdamW step;
 - ``train, data path off``: the same step on one pre-built batch;
 - ``data path only``: planning and building the batch alone;
@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from ssae import corruption, runtime
-from ssae.config import load_params
-from ssae.model import SDCCCM, count_params
-from ssae.training import train_step
+from ssae.method import corruption
+
+from ssae.core import runtime
+from ssae.core.config import load_params
+from ssae.method.model import SDCCCM, count_params
+from ssae.method.training import train_step
 
 from bench_model import timed  # benchmarks/ is this script's folder, on sys.path
 
@@ -49,7 +51,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=0, help="images per batch (0: 64 on CUDA, train.batch_size on CPU)")
     ap.add_argument("--seconds", type=float, default=5.0, help="timing budget per measurement")
     ap.add_argument("--images", type=int, default=256, help="training images (random) held on the device")
-    ap.add_argument("--reproducible", action="store_true", help="runtime.reproducible: true (pinned kernels and threads)")
+    ap.add_argument(
+        "--reproducible", action="store_true", help="runtime.reproducible: true (pinned kernels and threads)"
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: 2 reproducible, else all cores)")
     args = ap.parse_args()
     threads = args.threads if args.threads is not None else (2 if args.reproducible else 0)
@@ -57,9 +61,16 @@ def main() -> None:
     params = load_params()
     amp = params.train.amp and device.type == "cuda"
     bs = args.batch or (64 if device.type == "cuda" else params.train.batch_size)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.backends.cpu.get_cpu_capability()} kernels), {torch.get_num_threads()} threads"
+    name = (
+        torch.cuda.get_device_name()
+        if device.type == "cuda"
+        else f"CPU ({torch.backends.cpu.get_cpu_capability()} kernels), {torch.get_num_threads()} threads"
+    )
     print(f"device: {name}; torch {torch.__version__}; batch {bs}; amp {amp}")
-    print(f"{'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} {'data share':>10} {'inference':>10}  (img/s)")
+    print(
+        f"{'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} "
+        f"{'data share':>10} {'inference':>10}  (img/s)"
+    )
     for size in args.sizes:
         cfg = dataclasses.replace(params.train, image_size=size)
         gen = np.random.default_rng(0)
@@ -76,7 +87,9 @@ def main() -> None:
             step[0] += 1
             idx = np.random.default_rng(step[0]).permutation(args.images)[:bs]
             plan = corruption.plan_batch(idx, args.images, len(bank), cfg, 0, step[0], policy)
-            return corruption.make_batch(images, bank, plan, cfg, policy, corruption.batch_generator(0, step[0], 0, device))
+            return corruption.make_batch(
+                images, bank, plan, cfg, policy, corruption.batch_generator(0, step[0], 0, device)
+            )
 
         model.train()
         fixed = build()

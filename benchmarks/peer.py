@@ -54,17 +54,17 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from ssae import runtime
-from ssae.augment import augment_policy
-from ssae.config import Params, parse_params
-from ssae.protocols import apply, load_protocol, parse_overrides
-from ssae.layout import image_shape, index_category, load_images, load_mask
-from ssae.metrics import aupro, image_auroc, pixel_auroc
-from ssae.model import SDCCCM
-from ssae.resample import upsample
-from ssae.scoring import anomaly_maps, image_scores, reconstruct
-from ssae.masks import mask_bank
-from ssae.training import train
+from ssae.core import runtime
+from ssae.method.augment import augment_policy
+from ssae.core.config import Params, parse_params
+from ssae.experiments.protocols import apply, load_protocol, parse_overrides
+from ssae.data.dataset_format import image_shape, index_category, load_images, load_mask
+from ssae.evaluation.metrics import aupro, image_auroc, pixel_auroc
+from ssae.method.model import SDCCCM
+from ssae.data.resolution import upsample
+from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
+from ssae.method.corruption_masks import mask_bank
+from ssae.method.training import train
 
 DRAEM_LR = 1e-4  # anomalib's Draem.configure_optimizers
 DRAEM_MILESTONES = [400, 600]  # epochs; its MultiStepLR, gamma 0.1
@@ -80,15 +80,18 @@ def import_anomalib():
             from anomalib.models.image.draem.loss import DraemLoss
             from anomalib.models.image.draem.torch_model import DraemModel
     except ImportError as e:
-        sys.exit(f"error: anomalib is not importable ({e}).\n"
-                 "Run `make peer-env`, then `.venv-peer/bin/python benchmarks/peer.py ...` "
-                 "(or `--methods ours` for our method alone).")
+        sys.exit(
+            f"error: anomalib is not importable ({e}).\n"
+            "Run `make peer-env`, then `.venv-peer/bin/python benchmarks/peer.py ...` "
+            "(or `--methods ours` for our method alone)."
+        )
     return DraemModel, DraemLoss, PerlinAnomalyGenerator
 
 
 @dataclasses.dataclass
 class Data:
     """One category at model resolution, and its ground truth at its own."""
+
     train: np.ndarray  # (N, 3, S, S) float32 in [0, 1]
     test: np.ndarray  # (M, 3, S, S) float32 in [0, 1]
     labels: np.ndarray  # (M,) bool, True = defective
@@ -113,8 +116,9 @@ def load_data(root: Path, size: int, limit_train: int | None, limit_test: int | 
     )
 
 
-def run_draem(data: Data, seed: int, epochs: int, deadline: float, batch_size: int, eval_batch: int,
-              device: torch.device) -> tuple[np.ndarray, float, float, float]:
+def run_draem(
+    data: Data, seed: int, epochs: int, deadline: float, batch_size: int, eval_batch: int, device: torch.device
+) -> tuple[np.ndarray, float, float, float]:
     """Train DRAEM, then score the test set: (maps (M, S, S) float32, epochs done, train s, score s).
     Stops at the first step past ``deadline`` (time.perf_counter())."""
     DraemModel, DraemLoss, PerlinAnomalyGenerator = import_anomalib()
@@ -154,8 +158,10 @@ def run_draem(data: Data, seed: int, epochs: int, deadline: float, batch_size: i
     start = time.perf_counter()
     model.eval()
     with torch.no_grad():
-        maps = [model(torch.from_numpy(data.test[i : i + eval_batch]).to(device)).anomaly_map.float().cpu().numpy()
-                for i in range(0, len(data.test), eval_batch)]
+        maps = [
+            model(torch.from_numpy(data.test[i : i + eval_batch]).to(device)).anomaly_map.float().cpu().numpy()
+            for i in range(0, len(data.test), eval_batch)
+        ]
     return np.concatenate(maps), done / steps, train_s, time.perf_counter() - start
 
 
@@ -164,8 +170,9 @@ class _OutOfTime(Exception):
         self.state = state
 
 
-def run_ours(data: Data, params: Params, category: str, seed: int, deadline: float,
-             device: torch.device) -> tuple[np.ndarray, float, float, float]:
+def run_ours(
+    data: Data, params: Params, category: str, seed: int, deadline: float, device: torch.device
+) -> tuple[np.ndarray, float, float, float]:
     """Train and score our method as the train and score stages do: (maps (M, S, S) float32,
     epochs done, train s, score s). Stops after the first epoch that ends past ``deadline``."""
     cfg = params.train
@@ -177,8 +184,16 @@ def run_ours(data: Data, params: Params, category: str, seed: int, deadline: flo
             raise _OutOfTime(snapshot())
 
     try:
-        model, losses = train(data.train, bank, cfg, seed, device, on_epoch,
-                              augment_policy(cfg.augment, category), desc=f"ours seed {seed}")
+        model, losses = train(
+            data.train,
+            bank,
+            cfg,
+            seed,
+            device,
+            on_epoch,
+            augment_policy(cfg.augment, category),
+            desc=f"ours seed {seed}",
+        )
     except _OutOfTime as stop:
         model = SDCCCM(cfg.model)
         model.load_state_dict(stop.state["model"])
@@ -202,8 +217,17 @@ def evaluate_maps(maps: np.ndarray, data: Data, fpr_limit: float) -> dict[str, f
     }
 
 
-COLUMNS = [("method", "{}"), ("seed", "{}"), ("epochs", "{:.2f}"), ("train_s", "{:.1f}"), ("img_per_s", "{:.1f}"),
-           ("score_s", "{:.1f}"), ("image_auroc", "{:.1f}"), ("pixel_auroc", "{:.1f}"), ("aupro", "{:.1f}")]
+COLUMNS = [
+    ("method", "{}"),
+    ("seed", "{}"),
+    ("epochs", "{:.2f}"),
+    ("train_s", "{:.1f}"),
+    ("img_per_s", "{:.1f}"),
+    ("score_s", "{:.1f}"),
+    ("image_auroc", "{:.1f}"),
+    ("pixel_auroc", "{:.1f}"),
+    ("aupro", "{:.1f}"),
+]
 
 
 def with_means(rows: list[dict]) -> list[dict]:
@@ -224,26 +248,45 @@ def format_table(rows: list[dict]) -> str:
     def cell(r: dict, key: str, fmt: str) -> str:
         s = fmt.format(r[key])
         return f"{s}±{fmt.format(r[key + '_std'])}" if key + "_std" in r else s
+
     cells = [[k for k, _ in COLUMNS]] + [[cell(r, k, f) for k, f in COLUMNS] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
+    lines = [
+        "  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells
+    ]
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--category-dir", type=Path, required=True, help="one category in MVTec layout; its name picks the augmentation")
+    ap.add_argument(
+        "--category-dir", type=Path, required=True, help="one category in MVTec layout; its name picks the augmentation"
+    )
     ap.add_argument("--protocol", default=None, help="apply protocols/NAME.yaml to --params first (e.g. cpu)")
-    ap.add_argument("-S", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="one more params override, as dvc exp run -S (repeatable; after the protocol)")
-    ap.add_argument("--size", type=int, default=None, help="model resolution, px (both methods; default: train.image_size)")
+    ap.add_argument(
+        "-S",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more params override, as dvc exp run -S (repeatable; after the protocol)",
+    )
+    ap.add_argument(
+        "--size", type=int, default=None, help="model resolution, px (both methods; default: train.image_size)"
+    )
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (both methods; default: train.epochs)")
-    ap.add_argument("--minutes", type=float, default=None,
-                    help="training wall-clock budget per DRAEM run (default: none); ours always trains its epochs")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="training wall-clock budget per DRAEM run (default: none); ours always trains its epochs",
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--methods", nargs="+", choices=["draem", "ours"], default=["draem", "ours"])
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"), help="our method's params (train, masks, score, aggregate)")
+    ap.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="our method's params (train, masks, score, aggregate)"
+    )
     ap.add_argument("--draem-batch-size", type=int, default=8)
     ap.add_argument("--limit-train", type=int, default=None, help="first N training images (smoke runs)")
     ap.add_argument("--limit-test", type=int, default=None, help="first N test images per defect type (smoke runs)")
@@ -254,16 +297,21 @@ def main() -> None:
         import_anomalib()  # fail before loading anything
     raw = yaml.safe_load(args.params.read_text())
     overrides = (load_protocol(args.protocol) if args.protocol else {}) | parse_overrides(
-        [w for kv in args.overrides for w in ("-S", kv)])
+        [w for kv in args.overrides for w in ("-S", kv)]
+    )
     params = parse_params(apply(raw, overrides))
     args.size = args.size or params.train.image_size
     args.epochs = args.epochs or params.train.epochs
-    params = dataclasses.replace(params, train=dataclasses.replace(
-        params.train, image_size=args.size, epochs=args.epochs, device=args.device))
+    params = dataclasses.replace(
+        params, train=dataclasses.replace(params.train, image_size=args.size, epochs=args.epochs, device=args.device)
+    )
     category = args.category_dir.resolve().name
     data = load_data(args.category_dir, args.size, args.limit_train, args.limit_test)
-    print(f"{category}: {len(data.train)} train, {len(data.test)} test images ({data.labels.sum()} defective), "
-          f"model {args.size} px, evaluated at {data.masks.shape[2]}x{data.masks.shape[1]} px", file=sys.stderr)
+    print(
+        f"{category}: {len(data.train)} train, {len(data.test)} test images ({data.labels.sum()} defective), "
+        f"model {args.size} px, evaluated at {data.masks.shape[2]}x{data.masks.shape[1]} px",
+        file=sys.stderr,
+    )
 
     rows = []
     for seed in args.seeds:
@@ -273,25 +321,52 @@ def main() -> None:
             deadline = time.perf_counter() + budget
             if method == "draem":
                 maps, epochs, train_s, score_s = run_draem(
-                    data, seed, args.epochs, deadline, args.draem_batch_size, params.score.batch_size, device)
+                    data, seed, args.epochs, deadline, args.draem_batch_size, params.score.batch_size, device
+                )
             else:
                 maps, epochs, train_s, score_s = run_ours(data, params, category, seed, deadline, device)
-            rows.append({"method": method, "seed": seed, "epochs": epochs, "train_s": train_s,
-                         "img_per_s": epochs * len(data.train) / train_s, "score_s": score_s,
-                         **evaluate_maps(maps, data, params.aggregate.fpr_limit)})
+            rows.append(
+                {
+                    "method": method,
+                    "seed": seed,
+                    "epochs": epochs,
+                    "train_s": train_s,
+                    "img_per_s": epochs * len(data.train) / train_s,
+                    "score_s": score_s,
+                    **evaluate_maps(maps, data, params.aggregate.fpr_limit),
+                }
+            )
             print(format_table(rows[-1:]).splitlines()[-1], file=sys.stderr)
 
     rows = with_means(rows)
-    print(f"\nour params: {args.params}" + (f" + protocols/{args.protocol}.yaml" if args.protocol else "")
-          + "".join(f" -S {kv}" for kv in args.overrides))
-    print(f"{category}, {args.size} px, up to {args.epochs} epochs"
-          + (f" (DRAEM: at most {args.minutes:g} min)" if args.minutes is not None else "")
-          + f", device {device.type}; metrics in %, at the ground-truth resolution\n")
+    print(
+        f"\nour params: {args.params}"
+        + (f" + protocols/{args.protocol}.yaml" if args.protocol else "")
+        + "".join(f" -S {kv}" for kv in args.overrides)
+    )
+    print(
+        f"{category}, {args.size} px, up to {args.epochs} epochs"
+        + (f" (DRAEM: at most {args.minutes:g} min)" if args.minutes is not None else "")
+        + f", device {device.type}; metrics in %, at the ground-truth resolution\n"
+    )
     print(format_table(rows))
     if args.out is not None:
-        args.out.write_text(json.dumps({"category": category, "protocol": args.protocol, "overrides": overrides,
-                                        "size": args.size, "epochs": args.epochs,
-                                        "minutes": args.minutes, "device": device.type, "rows": rows}, indent=2) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "category": category,
+                    "protocol": args.protocol,
+                    "overrides": overrides,
+                    "size": args.size,
+                    "epochs": args.epochs,
+                    "minutes": args.minutes,
+                    "device": device.type,
+                    "rows": rows,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,18 @@ from pathlib import Path
 # npm package, version, SHA-256 of the tarball, the file inlined
 LIBS = [
     ("vega", "5.33.1", "1b8504b6731c5311be3269c4d84ca996a5cc293bc772283293ede20c490e16c3", "build/vega.min.js"),
-    ("vega-lite", "5.23.0", "e4cbfdd8f6f1abe381c59cd558fd6a559c12b1496bfdf2e0c3295263a40fe4da", "build/vega-lite.min.js"),
-    ("vega-embed", "6.29.0", "ecf1ee709c2bac9e0a4ead6908114b05b62c71493e10a8a4308109bb070f8eb1", "build/vega-embed.min.js"),
+    (
+        "vega-lite",
+        "5.23.0",
+        "e4cbfdd8f6f1abe381c59cd558fd6a559c12b1496bfdf2e0c3295263a40fe4da",
+        "build/vega-lite.min.js",
+    ),
+    (
+        "vega-embed",
+        "6.29.0",
+        "ecf1ee709c2bac9e0a4ead6908114b05b62c71493e10a8a4308109bb070f8eb1",
+        "build/vega-embed.min.js",
+    ),
 ]
 OUT = Path(__file__).with_name("template.html")
 
@@ -63,7 +73,9 @@ def library(name: str, version: str, sha256: str, member: str, tmp: Path) -> str
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        scripts = "\n".join(f"<script>/* {n} {v} */\n{library(n, v, s, m, Path(tmp))}\n</script>" for n, v, s, m in LIBS)
+        scripts = "\n".join(
+            f"<script>/* {n} {v} */\n{library(n, v, s, m, Path(tmp))}\n</script>" for n, v, s, m in LIBS
+        )
     credits = ", ".join(f"{n} {v}" for n, v, _, _ in LIBS)
     OUT.write_text(PAGE.format(credits=credits, scripts=scripts))
     print(f"{OUT}: {OUT.stat().st_size / 1e6:.2f} MB")

@@ -20,30 +20,33 @@ from __future__ import annotations
 
 import typer
 
-from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.core import paths
+from ssae.startup import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
-@app.command(help=stage_help(
-    "Build (embedded) or fetch and verify (MVTec AD) one category of the dataset.",
-    f"{paths.PARAMS}: seed, data (data.dataset: embedded builds from scikit-image photos; mvtec_ad "
-    "downloads into data.mvtec.cache_dir, or reads data.mvtec.archive or data.mvtec.directory).",
-    f"{paths.raw_category(C)}/ in MVTec AD layout: train/good/, test/<defect>/, ground_truth/<defect>/.",
-    "python stages/download.py --category brick   (in the pipeline: dvc repro download@brick)"))
+@app.command(
+    help=stage_help(
+        "Build (embedded) or fetch and verify (MVTec AD) one category of the dataset.",
+        f"{paths.PARAMS}: seed, data (data.dataset: embedded builds from scikit-image photos; mvtec_ad "
+        "downloads into data.mvtec.cache_dir, or reads data.mvtec.archive or data.mvtec.directory).",
+        f"{paths.raw_category(C)}/ in MVTec AD layout: train/good/, test/<defect>/, ground_truth/<defect>/.",
+        "python stages/download.py --category brick   (in the pipeline: dvc repro download@brick)",
+    )
+)
 def main(category: str = typer.Option(..., help="Category to build or fetch (one of params.yaml categories).")) -> None:
     import shutil  # imported here: --help stays fast
     import tempfile
     from pathlib import Path
 
-    from ssae.artifacts import umask_mode
-    from ssae.cli import fail, params_or_exit
-    from ssae.embedded import build_category
-    from ssae.folder_source import acquire_folder
-    from ssae.http_download import DownloadError
-    from ssae.layout import DatasetError, index_category
-    from ssae.mvtec_source import acquire_mvtec
+    from ssae.core.artifacts import umask_mode
+    from ssae.startup import fail, params_or_exit
+    from ssae.data.embedded import build_category
+    from ssae.data.folder_source import acquire_folder
+    from ssae.data.http_download import DownloadError
+    from ssae.data.dataset_format import DatasetError, index_category
+    from ssae.data.mvtec_source import acquire_mvtec
 
     params = params_or_exit(category)
     out = paths.raw_category(category)

@@ -2,29 +2,34 @@
 
 Writes data/masks/<category>.npz: bit-packed (N, S, S) masks, S = train.image_size,
 N = masks.per_image x the category's training images, shapes of the families of
-src/ssae/masks.py; mask k is seeded by (seed, category, k).
+src/ssae/method/corruption_masks.py; mask k is seeded by (seed, category, k).
 """
 
 from __future__ import annotations
 
 import typer
 
-from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.core import paths
+from ssae.startup import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
 
-@app.command(help=stage_help(
-    "Compute one category's bank of training corruption masks (masks.per_image per training image).",
-    f"{paths.raw_category(C)}/train/good/; {paths.PARAMS}: seed, masks, train.image_size and the category's "
-    "overrides.<category>.masks and .train.",
-    f"{paths.masks_file(C)} (bit-packed masks at train.image_size).",
-    "python stages/masks.py --category brick   (in the pipeline: dvc repro masks@brick)"))
-def main(category: str = typer.Option(..., help="Category to compute masks for (one of params.yaml categories).")) -> None:
-    from ssae.artifacts import pack_masks, save_npz  # imported here: --help stays fast
-    from ssae.cli import start
-    from ssae.masks import mask_bank, mask_families
+@app.command(
+    help=stage_help(
+        "Compute one category's bank of training corruption masks (masks.per_image per training image).",
+        f"{paths.raw_category(C)}/train/good/; {paths.PARAMS}: seed, masks, train.image_size and the category's "
+        "overrides.<category>.masks and .train.",
+        f"{paths.masks_file(C)} (bit-packed masks at train.image_size).",
+        "python stages/masks.py --category brick   (in the pipeline: dvc repro masks@brick)",
+    )
+)
+def main(
+    category: str = typer.Option(..., help="Category to compute masks for (one of params.yaml categories)."),
+) -> None:
+    from ssae.core.artifacts import pack_masks, save_npz  # imported here: --help stays fast
+    from ssae.startup import start
+    from ssae.method.corruption_masks import mask_bank, mask_families
 
     params, table, _ = start(category)
     n_train = int((table.split == "train").sum())

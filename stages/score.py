@@ -15,29 +15,11 @@ A defect image without a mask has unknown ground truth (``known`` False): pixel 
 from __future__ import annotations
 
 import typer
-from PIL import Image
 
-from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.core import paths
+from ssae.startup import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
-
-
-def ground_truth(test, size: int) -> np.ndarray:
-    """(N, H, W) bool masks of the test rows, at their images' common size, else at ``size``."""
-    import numpy as np
-
-    from ssae.layout import image_shape, load_mask
-
-    shapes = [image_shape(p) for p in test.image]
-    common = shapes[0] if len(set(shapes)) == 1 else (size, size)
-    out = np.zeros((len(test), *common), bool)
-    for i, (mask, shape) in enumerate(zip(test["mask"], shapes)):
-        m = load_mask(mask, shape)
-        if m.shape != common:
-            m = np.asarray(Image.fromarray(m).resize(common[::-1], Image.NEAREST))
-        out[i] = m
-    return out
 
 
 @app.command(help=stage_help(
@@ -50,13 +32,13 @@ def ground_truth(test, size: int) -> np.ndarray:
 def main(category: str = typer.Option(..., help="Category to score (one of params.yaml categories).")) -> None:
     import numpy as np  # imported here (torch): --help stays fast
 
-    from ssae import runtime
-    from ssae.checkpoint import load_calibration, load_image_topk, load_model
-    from ssae.cli import fail, start
-    from ssae.figures import gallery
-    from ssae.layout import DatasetError, load_images
-    from ssae.score_file import save_scores
-    from ssae.scoring import anomaly_maps, image_scores, reconstruct
+    from ssae.core import runtime
+    from ssae.method.checkpoint import load_calibration, load_image_topk, load_model
+    from ssae.startup import fail, start
+    from ssae.evaluation.figures import gallery
+    from ssae.data.dataset_format import DatasetError, load_images, load_masks
+    from ssae.evaluation.score_file import save_scores
+    from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
 
     params, table, device = start(category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads))
     test = table[table.split == "test"].reset_index(drop=True)
@@ -67,7 +49,7 @@ def main(category: str = typer.Option(..., help="Category to score (one of param
     maps = anomaly_maps(images, recon, sigma, map_kind)
     scores = image_scores(maps, load_image_topk(paths.model_calibration(category)))
     try:
-        gt = ground_truth(test, size)
+        gt = load_masks(list(test.image), list(test["mask"]), size)
     except DatasetError as e:
         raise fail(str(e)) from None
     known = (test.label == 0).to_numpy() | test["mask"].notna().to_numpy()

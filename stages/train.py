@@ -1,10 +1,10 @@
 """Stage `train`: train one category's SDC-CCM autoencoder and calibrate its threshold; a killed
 run resumes.
 
-Writes data/models/<category>/model.pt, meta.json (``ssae.checkpoint``: the checkpoint explains
+Writes data/models/<category>/model.pt, meta.json (``ssae.method.checkpoint``: the checkpoint explains
 itself) and calibration.json, and the per-epoch loss through DVCLive to reports/train/<category>/.
 
-Calibration (``ssae.calibration``): train.holdout of the normal training images (seeded by seed
+Calibration (``ssae.method.calibration``): train.holdout of the normal training images (seeded by seed
 and category) are not trained on; after training they are scored with the anomaly map of
 score.map, score.sigma and score.image_topk, and the threshold is the train.threshold_quantile quantile of their
 scores. This stage reads train/good only: the test set never sets the threshold.
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import typer
 
-from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.core import paths
+from ssae.startup import CATEGORY as C, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -40,15 +40,15 @@ app = typer.Typer(add_completion=False)
 def main(category: str = typer.Option(..., help="Category to train (one of params.yaml categories).")) -> None:
     from dvclive import Live  # imported here (torch, dvclive): --help stays fast
 
-    from ssae import runtime
-    from ssae.artifacts import load_npz, unpack_masks
-    from ssae.augment import augment_policy
-    from ssae.calibration import calibrate, holdout_split
-    from ssae.checkpoint import load_state, run_key, save_calibration, save_model, save_state
-    from ssae.cli import fail, start
-    from ssae.layout import load_images
-    from ssae.scoring import anomaly_maps, image_scores, reconstruct
-    from ssae.training import train
+    from ssae.core import runtime
+    from ssae.core.artifacts import load_npz, unpack_masks
+    from ssae.method.augment import augment_policy
+    from ssae.method.calibration import calibrate, holdout_split
+    from ssae.method.checkpoint import load_state, run_key, save_calibration, save_model, save_state
+    from ssae.startup import fail, start
+    from ssae.data.dataset_format import load_images
+    from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
+    from ssae.method.training import train
 
     params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads))
     cfg = params.train

@@ -1,21 +1,24 @@
 import os
 import stat
 import time
+import zipfile
 
 import numpy as np
 import pytest
 import torch
 
-from ssae.artifacts import (atomic_write, load_npz, pack_masks, save_json, save_npz, save_state_dict,
-                            unpack_masks)
+from ssae.core.artifacts import atomic_write, load_npz, pack_masks, save_json, save_npz, save_state_dict, unpack_masks
 
 
-def test_npz_round_trip_and_same_bytes_later(tmp_path):
+def test_npz_round_trip_and_same_bytes_later(tmp_path, monkeypatch):
     arrays = dict(a=np.arange(6, dtype=np.float16).reshape(2, 3), names=np.array(["x/1.png", "y/2.png"]))
     save_npz(tmp_path / "a.npz", **arrays)
-    time.sleep(1.1)  # zip timestamps have 2 s resolution; make sure none is stored
+    later = time.time() + 3 * 3600  # the clock of a save hours later (zip stores 2-s resolution)
+    monkeypatch.setattr(time, "time", lambda: later)
     save_npz(tmp_path / "b.npz", **arrays)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    with zipfile.ZipFile(tmp_path / "b.npz") as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}  # no date stored
     back = load_npz(tmp_path / "a.npz")
     assert back["a"].dtype == np.float16 and np.array_equal(back["a"], arrays["a"])
     assert back["names"].tolist() == ["x/1.png", "y/2.png"]

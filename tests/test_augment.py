@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ssae.augment import TRANSFORMS, augment_policy, dihedral
+from ssae.method.augment import TRANSFORMS, augment_policy, dihedral
 
 
 def test_augment_policy_per_category():

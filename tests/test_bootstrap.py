@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from ssae import bootstrap as bs
-from ssae.metrics import evaluate
-from ssae.tables import interval_table, markdown_table, results_table
+from ssae.evaluation import bootstrap as bs
+from ssae.evaluation.metrics import evaluate
+from ssae.evaluation.tables import interval_table, markdown_table, results_table
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,12 @@ def resampled_metrics(test_set, w: np.ndarray) -> dict[str, float]:
 def replicate(test_set, w: np.ndarray) -> dict[str, float]:
     scores, labels, maps, masks = test_set
     w = w[None, :]
-    return {"image_auroc": bs.image_auroc(scores, labels, w)[0], "image_f1_max": bs.image_f1_max(scores, labels, w)[0],
-            **{k: v[0] for k, v in bs.at_threshold(scores, labels, float(np.median(scores)), w).items()},
-            **{k: v[0] for k, v in bs.pixel_metrics(bs.pixel_counts(maps, masks, 4096), w, 0.3).items()}}
+    return {
+        "image_auroc": bs.image_auroc(scores, labels, w)[0],
+        "image_f1_max": bs.image_f1_max(scores, labels, w)[0],
+        **{k: v[0] for k, v in bs.at_threshold(scores, labels, float(np.median(scores)), w).items()},
+        **{k: v[0] for k, v in bs.pixel_metrics(bs.pixel_counts(maps, masks, 4096), w, 0.3).items()},
+    }
 
 
 def test_a_replicate_equals_the_exact_metrics_of_its_resample(test_set):
@@ -84,8 +87,16 @@ def test_only_the_metrics_the_data_supports(test_set):
     reps = bs.replicates(scores, labels, maps, masks, n=100, seed=0, fpr_limit=0.3, known=known, threshold=0.5)
     assert set(reps) == {"image_auroc", "image_f1_max", "precision", "recall", "f1"}
     good = ~labels  # a good-only test set: decisions only, recall and F1 undefined
-    reps = bs.replicates(scores[good], labels[good], maps[good], masks[good], n=100, seed=0, fpr_limit=0.3,
-                         threshold=float(np.median(scores)))
+    reps = bs.replicates(
+        scores[good],
+        labels[good],
+        maps[good],
+        masks[good],
+        n=100,
+        seed=0,
+        fpr_limit=0.3,
+        threshold=float(np.median(scores)),
+    )
     assert set(reps) == {"precision", "recall", "f1"} and np.isnan(reps["recall"]).all()
 
 
@@ -98,7 +109,9 @@ def test_interval_table_and_markdown_cells():
     reps = {"a": {"image_auroc": np.linspace(0.5, 0.7, 1001)}, "b": {"image_auroc": np.linspace(0.7, 0.9, 1001)}}
     ci = interval_table(reps, "embedded", 0.95)
     assert list(ci.index) == ["a", "b", "mean"]
-    assert ci.loc["a", "image_auroc_low"] == pytest.approx(0.505) and ci.loc["a", "image_auroc_high"] == pytest.approx(0.695)
+    assert ci.loc["a", "image_auroc_low"] == pytest.approx(0.505) and ci.loc["a", "image_auroc_high"] == pytest.approx(
+        0.695
+    )
     # the mean's replicate b is the mean of the categories' replicates b: 0.6 ... 0.8
     assert ci.loc["mean", "image_auroc_low"] == pytest.approx(0.605)
     table = results_table({"a": {"image_auroc": 0.6}, "b": {"image_auroc": 0.8}}, "embedded").join(ci)
@@ -109,7 +122,8 @@ def test_interval_table_and_markdown_cells():
     ci = interval_table({"a": {"aupro": np.linspace(0.1, 0.3, 1001)}, "b": {}}, "embedded", 0.95)
     assert ci.loc["mean", "aupro_low"] == ci.loc["a", "aupro_low"] and np.isnan(ci.loc["b", "aupro_low"])
     # a metric undefined in one category (precision with nothing flagged): the mean is the others'
-    ci = interval_table({"a": {"precision": np.linspace(0.1, 0.3, 1001)}, "b": {"precision": np.full(1001, np.nan)}},
-                        "embedded", 0.95)
+    ci = interval_table(
+        {"a": {"precision": np.linspace(0.1, 0.3, 1001)}, "b": {"precision": np.full(1001, np.nan)}}, "embedded", 0.95
+    )
     assert ci.loc["mean", "precision_low"] == pytest.approx(ci.loc["a", "precision_low"])
     assert markdown_table(pd.DataFrame({"image_auroc": [0.6]}, index=["a"])).splitlines()[2] == "| a | 60.0 |"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ssae.checkpoint import load_model, load_state, run_key, save_model, save_state
-from ssae.config import ModelConfig, TrainConfig
-from ssae.model import SDCCCM
+from ssae.method.checkpoint import load_model, load_state, run_key, save_model, save_state
+from ssae.core.config import ModelConfig, TrainConfig
+from ssae.method.model import SDCCCM
 
 CPU = torch.device("cpu")
 CFG = TrainConfig(image_size=16, model=ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1, 2), gates=False))
@@ -17,8 +17,18 @@ CFG = TrainConfig(image_size=16, model=ModelConfig(widths=(8, 16), sdc_blocks=1,
 def test_a_saved_model_loads_back_with_its_config_and_weights(tmp_path):
     model = SDCCCM(CFG.model).eval()
     weights, meta = tmp_path / "m" / "model.pt", tmp_path / "m" / "meta.json"
-    save_model(model, weights, meta, category="grass", seed=3, cfg=CFG, policy="flip", device=CPU,
-               n_train_images=7, losses=[0.5, 0.25])
+    save_model(
+        model,
+        weights,
+        meta,
+        category="grass",
+        seed=3,
+        cfg=CFG,
+        policy="flip",
+        device=CPU,
+        n_train_images=7,
+        losses=[0.5, 0.25],
+    )
     loaded, size = load_model(weights, meta, CPU)
     assert size == 16 and not loaded.training
     assert loaded.up[0].merge is None  # gates=False came back from meta.json, not the defaults
@@ -26,7 +36,13 @@ def test_a_saved_model_loads_back_with_its_config_and_weights(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
     m = json.loads(meta.read_text())
-    assert (m["category"], m["seed"], m["augment"], m["n_train_images"], m["final_loss"]) == ("grass", 3, "flip", 7, 0.25)
+    assert (m["category"], m["seed"], m["augment"], m["n_train_images"], m["final_loss"]) == (
+        "grass",
+        3,
+        "flip",
+        7,
+        0.25,
+    )
     assert m["train"]["model"]["widths"] == [8, 16] and m["n_params"] == sum(p.numel() for p in model.parameters())
 
 
@@ -35,7 +51,9 @@ def test_a_training_state_resumes_only_under_its_key(tmp_path, capsys):
     assert load_state(path, "k") is None  # nothing saved yet
     save_state(path, "k", {"epochs_done": 2, "losses": [1.0, 0.5], "model": {"w": torch.ones(3)}})
     state = load_state(path, "k")
-    assert state["epochs_done"] == 2 and state["losses"] == [1.0, 0.5] and torch.equal(state["model"]["w"], torch.ones(3))
+    assert (
+        state["epochs_done"] == 2 and state["losses"] == [1.0, 0.5] and torch.equal(state["model"]["w"], torch.ones(3))
+    )
     assert "resuming after epoch 2" in capsys.readouterr().err
     assert load_state(path, "other") is None
     assert "from a different config or data" in capsys.readouterr().err
@@ -46,9 +64,14 @@ def test_the_run_key_covers_what_determines_training():
     images, bank = rng.random((2, 3, 16, 16)).astype(np.float32), rng.random((4, 16, 16)) > 0.5
     key = run_key(0, "grass", "flip", CFG, images, bank)
     assert key == run_key(0, "grass", "flip", CFG, images.copy(), bank.copy()) and len(key) == 64
-    changed = [run_key(1, "grass", "flip", CFG, images, bank), run_key(0, "brick", "flip", CFG, images, bank),
-               run_key(0, "grass", "none", CFG, images, bank), run_key(0, "grass", "flip", TrainConfig(), images, bank),
-               run_key(0, "grass", "flip", CFG, images[::-1], bank), run_key(0, "grass", "flip", CFG, images, ~bank)]
+    changed = [
+        run_key(1, "grass", "flip", CFG, images, bank),
+        run_key(0, "brick", "flip", CFG, images, bank),
+        run_key(0, "grass", "none", CFG, images, bank),
+        run_key(0, "grass", "flip", TrainConfig(), images, bank),
+        run_key(0, "grass", "flip", CFG, images[::-1], bank),
+        run_key(0, "grass", "flip", CFG, images, ~bank),
+    ]
     assert len({key, *changed}) == 7
 
 

@@ -7,8 +7,8 @@ import pytest
 import typer
 import yaml
 
-from ssae.cli import params_or_exit
-from ssae.config import ConfigError, Params, load_params, parse_params
+from ssae.startup import params_or_exit
+from ssae.core.config import ConfigError, Params, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,21 +86,31 @@ def test_mvtec_defaults_are_the_known_mirrors_and_the_pinned_checksum():
     assert m.cache_dir.startswith("~") and "data/raw" not in m.cache_dir
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_stops_before_work_on_bad_params(tmp_path):
     raw = committed()
     raw["train"]["epochs"] = 0
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    r = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--category", "brick"],
-                       cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "train.py"), "--category", "brick"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert "train.epochs: must be >= 1, got 0" in r.stderr
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_rejects_a_category_not_in_params(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
-    r = subprocess.run([sys.executable, str(ROOT / "stages" / "masks.py"), "--category", "screw"],
-                       cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "masks.py"), "--category", "screw"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert "'screw' is not in params.yaml categories" in r.stderr
 
@@ -117,10 +127,15 @@ print("loaded:", sorted(m for m in {heavy} if m in sys.modules))
 """
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("stage", ["download", "masks", "train", "score", "aggregate"])
 def test_every_stage_has_help_that_teaches_and_loads_nothing_heavy(stage):
-    r = subprocess.run([sys.executable, "-c", SHOW_HELP.format(heavy=HEAVY), str(ROOT / "stages" / f"{stage}.py")],
-                       capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    r = subprocess.run(
+        [sys.executable, "-c", SHOW_HELP.format(heavy=HEAVY), str(ROOT / "stages" / f"{stage}.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())
     for part in ("Reads: ", "Writes: ", "Example: python stages/", "params.yaml"):
@@ -169,26 +184,41 @@ def test_a_stage_names_params_yaml_once(tmp_path, monkeypatch, capsys, text, pro
 
 # --- per-category overrides ---------------------------------------------------------------
 
+
 def test_an_override_applies_to_its_category_only():
     raw = committed()
-    raw["overrides"]["grass"] = {"masks": {"per_image": 3}, "train": {"epochs": 40, "model": {"sdc_blocks": 0}},
-                                 "score": {"sigma": 4}}
+    raw["overrides"]["grass"] = {
+        "masks": {"per_image": 3},
+        "train": {"epochs": 40, "model": {"sdc_blocks": 0}},
+        "score": {"sigma": 4},
+    }
     p = parse_params(raw)
     grass, brick = p.for_category("grass"), p.for_category("brick")
-    assert (grass.masks.per_image, grass.train.epochs, grass.train.model.sdc_blocks, grass.score.sigma) == (3, 40, 0, 4.0)
+    assert (grass.masks.per_image, grass.train.epochs, grass.train.model.sdc_blocks, grass.score.sigma) == (
+        3,
+        40,
+        0,
+        4.0,
+    )
     assert grass.train.lr == p.train.lr and grass.train.model.widths == p.train.model.widths  # the rest inherited
     assert brick.train == p.train and brick.masks == p.masks and brick.score == p.score
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda o: o.__setitem__("marble", {"train": {}}), r"^overrides.marble: unknown category"),
-    (lambda o: o["grass"].__setitem__("aggregate", {}), r"^overrides.grass.aggregate: unknown key"),
-    (lambda o: o["grass"].__setitem__("train", {"epoch": 3}), r"^overrides.grass.train.epoch: unknown key"),
-    (lambda o: o["grass"].__setitem__("train", {"epochs": 0}), r"^overrides.grass.train.epochs: must be >= 1"),
-    (lambda o: o["grass"].__setitem__("score", {"map": "l1"}), r"^overrides.grass.score.map: must be one of"),
-    (lambda o: o["grass"].__setitem__("train", {"image_size": 60}), r"^overrides.grass.train.image_size: must be divisible"),
-    (lambda o: o["grass"].__setitem__("masks", [1]), r"^overrides.grass.masks: must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda o: o.__setitem__("marble", {"train": {}}), r"^overrides.marble: unknown category"),
+        (lambda o: o["grass"].__setitem__("aggregate", {}), r"^overrides.grass.aggregate: unknown key"),
+        (lambda o: o["grass"].__setitem__("train", {"epoch": 3}), r"^overrides.grass.train.epoch: unknown key"),
+        (lambda o: o["grass"].__setitem__("train", {"epochs": 0}), r"^overrides.grass.train.epochs: must be >= 1"),
+        (lambda o: o["grass"].__setitem__("score", {"map": "l1"}), r"^overrides.grass.score.map: must be one of"),
+        (
+            lambda o: o["grass"].__setitem__("train", {"image_size": 60}),
+            r"^overrides.grass.train.image_size: must be divisible",
+        ),
+        (lambda o: o["grass"].__setitem__("masks", [1]), r"^overrides.grass.masks: must be a mapping"),
+    ],
+)
 def test_a_bad_override_names_its_key(edit, message):
     raw = committed()
     edit(raw["overrides"])

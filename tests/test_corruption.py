@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ssae.augment import TRANSFORMS
-from ssae.config import MasksConfig, TrainConfig
-from ssae.corruption import ELASTIC, PATCH, TEXTURE, batch_generator, make_batch, plan_batch
-from ssae.masks import mask_bank
+from ssae.method.augment import TRANSFORMS
+from ssae.core.config import MasksConfig, TrainConfig
+from ssae.method.corruption import ELASTIC, TEXTURE, batch_generator, make_batch, plan_batch
+from ssae.method.corruption_masks import mask_bank
 
 FILLS = ("fill_patch", "fill_elastic", "fill_texture")
 CPU = torch.device("cpu")

@@ -11,18 +11,25 @@ import pytest
 import yaml
 
 from conftest import TINY, make_archive, write_fake_category
-from ssae.mvtec_source import acquire_mvtec
-from ssae.config import MvtecConfig
-from ssae.layout import DatasetError, index_category
-from ssae.http_download import DownloadError
+from ssae.data.mvtec_source import acquire_mvtec
+from ssae.core.data_config import MvtecConfig
+from ssae.data.dataset_format import DatasetError, index_category
+from ssae.data.http_download import DownloadError
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = dict(sleep=lambda s: None, backoff=0.0, progress=False)
 
 
 def remote(mirror, tmp_path, sha, paths=("/mvtec.tar.xz",)) -> MvtecConfig:
-    return MvtecConfig(source="remote", mirrors=tuple(mirror.url(p) for p in paths), sha256=sha,
-                       cache_dir=str(tmp_path / "cache"), connect_timeout=2.0, read_timeout=0.5, attempts=2)
+    return MvtecConfig(
+        source="remote",
+        mirrors=tuple(mirror.url(p) for p in paths),
+        sha256=sha,
+        cache_dir=str(tmp_path / "cache"),
+        connect_timeout=2.0,
+        read_timeout=0.5,
+        attempts=2,
+    )
 
 
 def files(root: Path) -> list[str]:
@@ -104,6 +111,7 @@ def test_local_directory_source_is_verified_then_linked(tiny_mvtec, tmp_path):
 
 # --- the stage script -------------------------------------------------------------------------
 
+
 def run_download(workdir: Path, categories: list[str], **mvtec) -> subprocess.CompletedProcess:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"]["dataset"] = "mvtec_ad"
@@ -111,8 +119,12 @@ def run_download(workdir: Path, categories: list[str], **mvtec) -> subprocess.Co
     params["categories"] = categories
     workdir.mkdir(exist_ok=True)
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "download.py"), "--category", categories[0]], cwd=workdir,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "download.py"), "--category", categories[0]],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
 
 
 def assert_nothing_written(work: Path) -> None:
@@ -120,9 +132,11 @@ def assert_nothing_written(work: Path) -> None:
     assert not any(p.name.startswith(".raw.") for p in (work / "data").iterdir())
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_archive_source_with_the_official_counts(toothbrush, tmp_path):
-    r = run_download(tmp_path / "work", ["toothbrush"], source="archive", archive=str(toothbrush.archive),
-                     sha256=toothbrush.sha256)
+    r = run_download(
+        tmp_path / "work", ["toothbrush"], source="archive", archive=str(toothbrush.archive), sha256=toothbrush.sha256
+    )
     assert r.returncode == 0, r.stderr
     raw = tmp_path / "work" / "data" / "raw"
     assert [p.name for p in raw.iterdir()] == ["toothbrush"]
@@ -130,33 +144,50 @@ def test_stage_archive_source_with_the_official_counts(toothbrush, tmp_path):
     assert (t.split == "train").sum() == 60 and len(t) == 102 and set(t.defect) == {"good", "defective"}
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_remote_source_downloads_into_the_cache(mirror, toothbrush, tmp_path):
     mirror.files["/mvtec.tar.xz"] = toothbrush.archive.read_bytes()
-    r = run_download(tmp_path / "work", ["toothbrush"], source="remote", sha256=toothbrush.sha256,
-                     mirrors=[mirror.url("/old.tar.xz"), mirror.url("/mvtec.tar.xz")],
-                     cache_dir=str(tmp_path / "cache"))
+    r = run_download(
+        tmp_path / "work",
+        ["toothbrush"],
+        source="remote",
+        sha256=toothbrush.sha256,
+        mirrors=[mirror.url("/old.tar.xz"), mirror.url("/mvtec.tar.xz")],
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "cache" / "mvtec_anomaly_detection.tar.xz").read_bytes() == toothbrush.archive.read_bytes()
     assert len(index_category(tmp_path / "work" / "data" / "raw" / "toothbrush")) == 102
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_fails_in_one_line_when_every_mirror_fails(mirror, tmp_path):
-    r = run_download(tmp_path / "work", ["toothbrush"], source="remote", cache_dir=str(tmp_path / "cache"),
-                     mirrors=[mirror.url("/a.tar.xz"), mirror.url("/b.tar.xz")])
+    r = run_download(
+        tmp_path / "work",
+        ["toothbrush"],
+        source="remote",
+        cache_dir=str(tmp_path / "cache"),
+        mirrors=[mirror.url("/a.tar.xz"), mirror.url("/b.tar.xz")],
+    )
     assert r.returncode == 2
     error = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and r.stderr.rstrip().endswith(error[0])
-    assert f"[1] {mirror.url('/a.tar.xz')}: HTTP 404" in error[0] and f"[2] {mirror.url('/b.tar.xz')}: HTTP 404" in error[0]
+    assert (
+        f"[1] {mirror.url('/a.tar.xz')}: HTTP 404" in error[0]
+        and f"[2] {mirror.url('/b.tar.xz')}: HTTP 404" in error[0]
+    )
     assert "data.mvtec.source: archive" in error[0]
     assert_nothing_written(tmp_path / "work")
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_local_directory_source(toothbrush, tmp_path):
     r = run_download(tmp_path / "work", ["toothbrush"], source="directory", directory=str(toothbrush.tree))
     assert r.returncode == 0, r.stderr
     assert files(tmp_path / "work" / "data" / "raw" / "toothbrush") == files(toothbrush.tree / "toothbrush")
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_a_missing_mask_stops_with_a_clear_error_and_writes_nothing(toothbrush, tmp_path):
     src = tmp_path / "mvtec"
     shutil.copytree(toothbrush.tree, src)
@@ -167,6 +198,7 @@ def test_stage_a_missing_mask_stops_with_a_clear_error_and_writes_nothing(toothb
     assert_nothing_written(tmp_path / "work")
 
 
+@pytest.mark.slow  # starts processes
 def test_stage_removes_the_temporary_folders_of_a_killed_run(tmp_path):
     stale = tmp_path / "work" / "data" / ".raw.toothbrush.k1ll3d"
     (stale / "toothbrush" / "train").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""dvc.yaml agrees with src/ssae/paths.py, and each stage depends on the modules it imports."""
+"""dvc.yaml agrees with src/ssae/core/paths.py, and each stage depends on the modules it imports."""
 
 import ast
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ssae import paths
+from ssae.core import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssae.config import EmbeddedConfig
-from ssae.layout import index_category, load_mask
-from ssae.defects import DEFECTS
-from ssae.embedded import bands, build_category
+from ssae.core.data_config import EmbeddedConfig
+from ssae.data.dataset_format import index_category, load_mask
+from ssae.data.embedded_defects import DEFECTS
+from ssae.data.embedded import bands, build_category
 
 CFG = EmbeddedConfig(image_size=48, zoom=0.5, n_train=3, n_test_good=2, n_test_per_defect=2)
 
@@ -58,6 +58,7 @@ def test_defects_change_only_near_their_mask(name):
     assert mask.any()
     changed = np.abs(out - img).max(axis=2) > 1e-6
     from scipy import ndimage
+
     near = ndimage.binary_dilation(mask, iterations=3)
     assert not (changed & ~near).any(), "defect changed pixels far from its mask"
     assert np.abs(out - img)[mask].mean() > 0.01

@@ -16,55 +16,23 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ssae.artifacts import load_npz
-from ssae.calibration import holdout_split
-from test_pipeline import BIN, ROOT, new_project, run
+from ssae.core.artifacts import load_npz
+from ssae.method.calibration import holdout_split
+from conftest import BIN, ROOT, SIZE, new_project, run, write_custom_tree
 
-SIZE = {"widget-A": (40, 56), "plate_2": (48, 36)}  # (H, W): neither square nor the model's 32
-
-
-def write_custom_tree(root: Path) -> Path:
-    """widget-A: RGB JPEGs, 7 train / 3 good / 2 dent + 1 scuff, no masks. plate_2: greyscale
-    PNGs (one colour image among them), 5 train / 2 good / 3 crack with 0/1 masks."""
-    rng = np.random.default_rng(0)
-
-    def texture(shape, grey: bool) -> np.ndarray:
-        base = 120 + 40 * np.sin(np.arange(shape[1]) / 3.0)[None, :] + rng.normal(0, 6, shape)
-        return np.clip(base if grey else np.repeat(base[..., None], 3, 2) * [1.0, 0.8, 0.6], 0, 255).astype(np.uint8)
-
-    def save(path: Path, arr: np.ndarray) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(arr).save(path)
-
-    h, w = SIZE["widget-A"]
-    for i in range(7):
-        save(root / f"widget-A/train/good/{i:02d}.jpg", texture((h, w), False))
-    for i in range(3):
-        save(root / f"widget-A/test/good/g{i}.jpg", texture((h, w), False))
-    for d, n in (("dent", 2), ("scuff", 1)):
-        for i in range(n):
-            img = texture((h, w), False)
-            img[10:20, 20:34] = 250
-            save(root / f"widget-A/test/{d}/{i}.jpg", img)
-    h, w = SIZE["plate_2"]
-    for i in range(5):
-        save(root / f"plate_2/train/good/{i}.png", texture((h, w), i != 2))  # 2.png: colour
-    for i in range(2):
-        save(root / f"plate_2/test/good/{i}.png", texture((h, w), True))
-    for i in range(3):
-        img, mask = texture((h, w), True), np.zeros((h, w), np.uint8)
-        img[5:15, 8:20], mask[5:15, 8:20] = 0, 1  # a 0/1 mask: defect where non-zero
-        save(root / f"plate_2/test/crack/{i}.png", img)
-        save(root / f"plate_2/ground_truth/crack/{i}_mask.png", mask)
-    return root
-
+pytestmark = pytest.mark.slow  # runs stages and dvc as processes
 
 TINY = {
     "categories": ["widget-A", "plate_2"],
-    # DVC tracks each category's override entry: your own categories need one (README)
+    # DVC tracks each category's override entry: your own categories need one (docs/datasets.md)
     "overrides": {c: {"masks": {}, "train": {}, "score": {}} for c in ("widget-A", "plate_2")},
     "masks": {"per_image": 2},
-    "train": {"image_size": 32, "epochs": 1, "batch_size": 3, "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]}},
+    "train": {
+        "image_size": 32,
+        "epochs": 1,
+        "batch_size": 3,
+        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
+    },
 }
 
 
@@ -105,7 +73,9 @@ def test_the_pipeline_runs_on_a_custom_tree(repo):
 
 def predict(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "ssae.predict", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "ssae.deploy.predict", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
 
 
 def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
@@ -117,8 +87,10 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     assert "img/s" in r.stdout
     table = pd.read_csv(tmp_path / "torch/predictions.csv")
     assert len(table) == 6 and set(table.decision) <= {"normal", "anomalous"}
-    assert ((table.score > json.loads((model / "calibration.json").read_text())["threshold"])
-            == (table.decision == "anomalous")).all()
+    assert (
+        (table.score > json.loads((model / "calibration.json").read_text())["threshold"])
+        == (table.decision == "anomalous")
+    ).all()
     assert ((table.normalised > 0.5) == (table.decision == "anomalous")).all()
     first = table.iloc[0]
     assert first["map"] == "dent__0_map.npy" and np.load(tmp_path / "torch" / first["map"]).shape == SIZE["widget-A"]
@@ -129,10 +101,16 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     assert np.allclose(table.score, scores, rtol=1e-4, atol=1e-7)
 
     onnx = tmp_path / "widget.onnx"
-    r = subprocess.run([sys.executable, "-m", "ssae.export", str(model), str(onnx)], cwd=tmp_path,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "ssae.deploy.export", str(model), str(onnx)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
-    r = predict([str(onnx), str(photos / "*" / "*.jpg"), "--out", str(tmp_path / "onnx"), "--map-format", "png16"], tmp_path)
+    r = predict(
+        [str(onnx), str(photos / "*" / "*.jpg"), "--out", str(tmp_path / "onnx"), "--map-format", "png16"], tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert "onnxruntime" in r.stdout
     onnx_table = pd.read_csv(tmp_path / "onnx/predictions.csv")
@@ -152,26 +130,30 @@ def test_the_threshold_is_set_without_reading_the_test_set(repo, tmp_path):
     shutil.copytree(repo / "data/masks", work / "data/masks")
     for f in (work / "data/raw/widget-A/test").rglob("*.jpg"):
         f.write_bytes(b"not an image")
-    guard = ("import sys, runpy, PIL.Image as I\n"
-             "real = I.open\n"
-             "def guarded(fp, *a, **k):\n"
-             "    if '/test/' in str(fp) or '/ground_truth/' in str(fp):\n"
-             "        raise AssertionError(f'test set opened: {fp}')\n"
-             "    return real(fp, *a, **k)\n"
-             "I.open = guarded\n"
-             f"sys.argv = ['train', '--category', 'widget-A']\n"
-             f"runpy.run_path({str(ROOT / 'stages/train.py')!r}, run_name='__main__')\n")
+    guard = (
+        "import sys, runpy, PIL.Image as I\n"
+        "real = I.open\n"
+        "def guarded(fp, *a, **k):\n"
+        "    if '/test/' in str(fp) or '/ground_truth/' in str(fp):\n"
+        "        raise AssertionError(f'test set opened: {fp}')\n"
+        "    return real(fp, *a, **k)\n"
+        "I.open = guarded\n"
+        f"sys.argv = ['train', '--category', 'widget-A']\n"
+        f"runpy.run_path({str(ROOT / 'stages/train.py')!r}, run_name='__main__')\n"
+    )
     r = subprocess.run([sys.executable, "-c", guard], cwd=work, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     for name in ("calibration.json", "model.pt"):
-        assert (work / "data/models/widget-A" / name).read_bytes() == (repo / "data/models/widget-A" / name).read_bytes()
+        assert (work / "data/models/widget-A" / name).read_bytes() == (
+            repo / "data/models/widget-A" / name
+        ).read_bytes()
 
 
 def test_onnxruntime_maps_equal_torch_maps(repo, tmp_path):
     """The stated tolerance: maps and scores within 1e-5 absolute (measured: ~1e-7)."""
     import torch
 
-    from ssae.deploy import OnnxScorer, export_onnx, load_deployed
+    from ssae.deploy.scorer import OnnxScorer, export_onnx, load_deployed
 
     deployed, info = load_deployed(repo / "data/models/plate_2", torch.device("cpu"))
     export_onnx(deployed, info, tmp_path / "p.onnx")

@@ -3,13 +3,14 @@
 import hashlib
 import socket
 import threading
+import time
 
 import pytest
 
-from ssae.http_download import DownloadError, cached_download, download
+from ssae.data import http_download
+from ssae.data.http_download import DownloadError, cached_download, download
 
-FAST = dict(connect_timeout=2.0, read_timeout=0.3, attempts=3, backoff=0.0,
-            sleep=lambda s: None, progress=False)
+FAST = dict(connect_timeout=2.0, read_timeout=0.5, attempts=3, backoff=0.0, sleep=lambda s: None, progress=False)
 
 
 @pytest.fixture
@@ -117,19 +118,45 @@ def test_a_stale_partial_file_with_other_bytes_is_restarted_not_blamed_on_the_mi
     assert [(r is not None, s) for _, r, s in mirror.log] == [(True, 206), (False, 200)]
 
 
-def test_parallel_runs_share_one_download(mirror, payload, tmp_path):
+def test_parallel_runs_share_one_download(mirror, payload, tmp_path, monkeypatch):
+    # the mirror holds the first run's request until the second run has asked for the lock, so the
+    # two runs overlap for certain
     data, sha = payload
-    mirror.faults["/a/f.bin"] = ["drop"]  # slow the first download down a little
+    mirror.faults["/a/f.bin"] = ["hold"]
+    asked = []
+    real_flock = http_download.fcntl.flock
+
+    def flock(fd, op):
+        asked.append(op)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(http_download.fcntl, "flock", flock)
     results = []
-    runs = [threading.Thread(target=lambda: results.append(
-        cached_download([mirror.url("/a/f.bin")], tmp_path, "f.bin", sha, **FAST).read_bytes()))
-        for _ in range(2)]
-    for t in runs:
-        t.start()
-    for t in runs:
-        t.join()
+
+    def one_run():
+        slow_ok = {**FAST, "read_timeout": 60.0}  # the held request must not time out
+        results.append(cached_download([mirror.url("/a/f.bin")], tmp_path, "f.bin", sha, **slow_ok).read_bytes())
+
+    first = threading.Thread(target=one_run)
+    first.start()
+    wait_for(lambda: len(asked) == 1)  # the first run takes the lock; the mirror holds its request
+    second = threading.Thread(target=one_run)
+    second.start()
+    wait_for(lambda: len(asked) == 2)  # the second run asks for the lock while the first holds it
+    assert not results
+    mirror.release.set()
+    first.join()
+    second.join()
     assert results == [data, data]
-    assert len(mirror.log) == 2  # one dropped request and its resumption, not two downloads
+    assert len(mirror.log) == 1  # one download, found in the cache by the second run
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until true; fail after ``timeout`` s (a generous bound, not a timing)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
 
 
 def test_a_refused_connection_says_so(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ssae import metrics
+from ssae.evaluation import metrics
 
 S = np.array([0.1, 0.4, 0.35, 0.8])
 Y = np.array([0, 0, 1, 1])
@@ -11,7 +11,7 @@ Y = np.array([0, 0, 1, 1])
 
 def test_hand_computed_image_metrics():
     assert metrics.image_auroc(S, Y) == pytest.approx(0.75)
-    assert metrics.average_precision(S, Y) == pytest.approx((0.5 * 1 + 0.5 * 2 / 3))
+    assert metrics.average_precision(S, Y) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
     # thresholds 0.8, 0.4, 0.35, 0.1 give F1 2/3, 1/2, 4/5, 2/3
     assert metrics.f1_max(S, Y) == pytest.approx(0.8)
 

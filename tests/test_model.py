@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from ssae.config import ModelConfig
-from ssae.model import CCM, SDCCCM, count_flops, count_params, init_weights
-from ssae.training import loss_fn
+from ssae.core.config import ModelConfig
+from ssae.method.model import CCM, SDCCCM, count_flops, count_params, init_weights
+from ssae.method.training import loss_fn
 
 
 @pytest.mark.parametrize("gates", [True, False])

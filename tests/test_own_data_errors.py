@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssae.calibration import calibrate, holdout_split, precision_recall_f1
-from ssae.config import FolderConfig
-from ssae.folder_source import acquire_folder
-from ssae.layout import DatasetError, index_category, load_image, load_mask
-from ssae.metrics import evaluate
-from test_folder import write_custom_tree
+from ssae.evaluation.metrics import precision_recall_f1
+from ssae.method.calibration import calibrate, holdout_split
+from ssae.core.data_config import FolderConfig
+from ssae.data.folder_source import acquire_folder
+from ssae.data.dataset_format import DatasetError, index_category, load_image, load_mask
+from ssae.evaluation.metrics import evaluate
+from conftest import write_custom_tree
 
 
 @pytest.fixture
@@ -43,23 +44,37 @@ def test_a_valid_custom_tree_is_linked_and_says_what_it_found(tree, tmp_path, ca
     assert "plate_2: verified" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda t: [p.unlink() for p in (t / "widget-A/train/good").iterdir()],
-     r"widget-A: no training images in .*widget-A/train/good"),
-    (lambda t: (t / "plate_2/test/crack/1.png").unlink(),
-     r"plate_2/crack: masks without an image in .*: \['1_mask.png'\]"),
-    (lambda t: (t / "plate_2/ground_truth/crack/2_mask.png").unlink(),
-     r"plate_2/crack: images without a mask in .*: \['2.png'\]"),
-    (lambda t: (t / "widget-A/test/dent/1.jpg").write_bytes(b"\xff\xd8 truncated"),
-     r"widget-A: cannot decode test/dent/1.jpg"),
-    (lambda t: (t / "widget-A/train/good/03.jpg").write_bytes(b""),
-     r"widget-A: cannot decode train/good/03.jpg"),
-    (lambda t: (t / "plate_2/ground_truth/crack/0_mask.png").write_bytes(b"garbage"),
-     r"plate_2: cannot decode ground_truth/crack/0_mask.png"),
-    (lambda t: Image.new("L", (10, 10)).save(t / "plate_2/ground_truth/crack/0_mask.png"),
-     r"plate_2: ground_truth/crack/0_mask.png is 10x10 px but its image is 36x48"),
-    (lambda t: shutil.rmtree(t / "widget-A/test"), r"widget-A: missing folder .*widget-A/test"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda t: [p.unlink() for p in (t / "widget-A/train/good").iterdir()],
+            r"widget-A: no training images in .*widget-A/train/good",
+        ),
+        (
+            lambda t: (t / "plate_2/test/crack/1.png").unlink(),
+            r"plate_2/crack: masks without an image in .*: \['1_mask.png'\]",
+        ),
+        (
+            lambda t: (t / "plate_2/ground_truth/crack/2_mask.png").unlink(),
+            r"plate_2/crack: images without a mask in .*: \['2.png'\]",
+        ),
+        (
+            lambda t: (t / "widget-A/test/dent/1.jpg").write_bytes(b"\xff\xd8 truncated"),
+            r"widget-A: cannot decode test/dent/1.jpg",
+        ),
+        (lambda t: (t / "widget-A/train/good/03.jpg").write_bytes(b""), r"widget-A: cannot decode train/good/03.jpg"),
+        (
+            lambda t: (t / "plate_2/ground_truth/crack/0_mask.png").write_bytes(b"garbage"),
+            r"plate_2: cannot decode ground_truth/crack/0_mask.png",
+        ),
+        (
+            lambda t: Image.new("L", (10, 10)).save(t / "plate_2/ground_truth/crack/0_mask.png"),
+            r"plate_2: ground_truth/crack/0_mask.png is 10x10 px but its image is 36x48",
+        ),
+        (lambda t: shutil.rmtree(t / "widget-A/test"), r"widget-A: missing folder .*widget-A/test"),
+    ],
+)
 def test_a_bad_input_is_one_line_naming_the_file(tree, tmp_path, edit, message):
     edit(tree)
     assert re.search(message, one_line_error(tree, tmp_path))
@@ -120,15 +135,22 @@ def test_normalised_scores_are_monotone_with_one_half_at_the_threshold():
     n = cal.normalise(s)
     assert np.all(np.diff(n) >= 0) and 0 <= n.min() and n.max() <= 1
     assert cal.normalise(np.array([4.0]))[0] == 0.5 and cal.decide(np.array([4.0, 4.01])).tolist() == [False, True]
-    assert precision_recall_f1(np.array([1, 5, 5]), np.array([0, 1, 0]), 4.0) == {"precision": 0.5, "recall": 1.0, "f1": 2 / 3}
+    assert precision_recall_f1(np.array([1, 5, 5]), np.array([0, 1, 0]), 4.0) == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "f1": 2 / 3,
+    }
 
 
+@pytest.mark.slow  # starts processes
 def test_predict_names_a_bad_input(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
-    r = subprocess.run([sys.executable, "-m", "ssae.predict", str(tmp_path), str(bad)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "ssae.deploy.predict", str(tmp_path), str(bad)], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "not a model folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    from ssae.predict import InputError, find_images, read_rgb8
+    from ssae.deploy.predict import InputError, find_images, read_rgb8
 
     with pytest.raises(InputError, match=r"bad.png: cannot decode"):
         read_rgb8(bad)

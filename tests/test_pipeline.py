@@ -8,9 +8,7 @@ a category, re-run only that category's stages and aggregate.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,67 +17,46 @@ import pandas as pd
 import pytest
 import yaml
 
-from ssae.artifacts import load_npz
-from ssae.config import load_params
+from conftest import commit, new_project, run
+from ssae.core.artifacts import load_npz
+from ssae.core.config import load_params
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow  # runs stages and dvc as processes
 
 TINY = {
     "categories": ["brick", "tissue"],
     "data": {"embedded": {"image_size": 48, "zoom": 0.5, "n_train": 6, "n_test_good": 3, "n_test_per_defect": 1}},
     "masks": {"per_image": 2},
-    "train": {"image_size": 32, "epochs": 1, "batch_size": 3, "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]}},
+    "train": {
+        "image_size": 32,
+        "epochs": 1,
+        "batch_size": 3,
+        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
+    },
 }
 
 
-def merge(base: dict, over: dict) -> dict:
-    return {k: merge(base.get(k, {}), v) if isinstance(v, dict) else v for k, v in over.items()} | {
-        k: v for k, v in base.items() if k not in over}
-
-
-GIT_IDENTITY = {k: "ssae test" if k.endswith("NAME") else "test@example.invalid"
-                for k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")}
-
-
-def run(args: list[str], cwd: Path) -> str:
-    # git identity for the commits of `git commit` and `dvc exp run`, whatever the user's config
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1", **GIT_IDENTITY)
-    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, f"{' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    return r.stdout
-
-
-def new_project(dst: Path, params: dict) -> Path:
-    """A git repository at ``dst`` with the project's files (no results, no dvc.lock) and
-    params.yaml with ``params`` merged in, committed; returns ``dst``."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if f.startswith(("data/", "reports/")) or f == "dvc.lock" or not (ROOT / f).is_file():
-            continue
-        (dst / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, dst / f)
-    (dst / "params.yaml").write_text(yaml.safe_dump(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), params),
-                                                    sort_keys=False))
-    run(["git", "init", "-q"], dst)
-    commit(dst, "project")
-    return dst
-
-
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
+def built(tmp_path_factory) -> Path:
+    """The tiny project after `dvc repro`, results not committed. Tests only read it: a test that
+    changes the project works on its own copy (``repo``), so that the tests do not depend on the
+    order they run in."""
     dst = new_project(tmp_path_factory.mktemp("pipeline"), TINY)
     run(["dvc", "repro"], dst)
     return dst
 
 
-def commit(repo: Path, message: str) -> None:
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "--allow-empty", "-qm", message], repo)
+@pytest.fixture
+def repo(built, tmp_path) -> Path:
+    """A copy of ``built`` (git history, DVC cache and outputs) with its results committed."""
+    dst = tmp_path / "repo"
+    shutil.copytree(built, dst, symlinks=True)
+    commit(dst, "results")  # metrics and plots are in git (cache: false): the baseline
+    return dst
 
 
-def test_repro_writes_every_artifact(repo):
+def test_repro_writes_every_artifact(built):
+    repo = built
     p = load_params(repo / "params.yaml")
     for c in p.categories:
         assert len(list((repo / "data/raw" / c / "test").iterdir())) == 7  # good + 6 defect types
@@ -103,8 +80,17 @@ def test_repro_writes_every_artifact(repo):
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics["categories"]) == set(p.categories)
     assert metrics["n_categories"] == 2 and metrics["mean_over"] == "brick,tissue"
-    for c, row in metrics["categories"].items():
-        assert set(row) == {"image_auroc", "pixel_auroc", "aupro", "image_f1_max", "pixel_ap", "precision", "recall", "f1"}
+    for row in metrics["categories"].values():
+        assert set(row) == {
+            "image_auroc",
+            "pixel_auroc",
+            "aupro",
+            "image_f1_max",
+            "pixel_ap",
+            "precision",
+            "recall",
+            "f1",
+        }
         assert all(v is None or 0 <= v <= 1 for v in row.values())
         assert row["recall"] is not None  # every embedded category has anomalous test images
     for k, v in metrics["mean"].items():  # over the categories where the metric is available
@@ -116,13 +102,12 @@ def test_repro_writes_every_artifact(repo):
         assert (repo / f"reports/figures/{f}.png").stat().st_size > 5_000
 
 
-def test_second_repro_does_nothing(repo):
-    out = run(["dvc", "status"], repo)
+def test_second_repro_does_nothing(built):
+    out = run(["dvc", "status"], built)
     assert "up to date" in out
 
 
 def test_experiment_and_metrics_diff(repo):
-    commit(repo, "results")  # metrics and plots are in git (cache: false): the baseline
     before = json.loads((repo / "reports/metrics.json").read_text())
     out = run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
     for stage in ("download@brick", "masks@brick", "masks@tissue"):  # they do not read train.epochs
@@ -138,15 +123,19 @@ def test_experiment_and_metrics_diff(repo):
     assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
-    compare = run([sys.executable, "-m", "ssae.compare", "--category", "tissue"], repo).splitlines()  # make compare
+    compare = run(
+        [sys.executable, "-m", "ssae.experiments.compare", "--category", "tissue"], repo
+    ).splitlines()  # make compare
     assert max(map(len, compare)) <= 120 and "tissue img" in compare[0]
     assert sum("t.epochs=" in line for line in compare) >= 1
 
 
 def test_seeds_run_as_experiments_and_tabulate(repo):
-    commit(repo, "baseline of the seed runs")
     params = (repo / "params.yaml").read_bytes()
-    out = run([sys.executable, "-m", "ssae.seeds", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"], repo)
+    out = run(
+        [sys.executable, "-m", "ssae.experiments.seed_study", "run", "tiny", "--seeds", "2", "-S", "train.epochs=1"],
+        repo,
+    )
     assert (repo / "params.yaml").read_bytes() == params  # --temp: the workspace is left alone
     record = json.loads((repo / "reports/seeds/tiny.json").read_text())
     assert record["overrides"] == ["train.epochs=1"] and set(record["seeds"]) == {"0", "1"}
@@ -157,7 +146,7 @@ def test_seeds_run_as_experiments_and_tabulate(repo):
     refs = run(["git", "for-each-ref", "--format=%(refname)", f"refs/exps/{head[:2]}/{head[2:]}"], repo).split()
     assert {r.rsplit("/", 1)[1] for r in refs} >= {"tiny-seed0", "tiny-seed1"}
     (repo / "reports/seeds/other.json").write_text(json.dumps(record | {"name": "other"}))
-    table = run([sys.executable, "-m", "ssae.seeds", "table", "tiny", "other"], repo)
+    table = run([sys.executable, "-m", "ssae.experiments.seed_study", "table", "tiny", "other"], repo)
     assert "| tiny | `train.epochs=1` | 2 |" in table and "| other |" in table
     assert "+0.0 " in table or "+0.0 |" in table  # the same runs: no difference, not significant
 
@@ -176,6 +165,7 @@ def test_push_fresh_clone_pull_reproduces_without_recomputing(repo, tmp_path):
     out = run(["dvc", "repro"], clone)
     assert "Running stage" not in out
 
+
 def edit_params(repo: Path, edit) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     edit(params)
@@ -191,7 +181,6 @@ def ran(out: str) -> set[str]:
 
 
 def test_a_per_category_override_reruns_only_that_category(repo):
-    commit(repo, "baseline")
     edit_params(repo, lambda p: p["overrides"]["tissue"]["score"].update(gallery_per_type=2))
     # the threshold is calibrated in train with the category's score.map and score.sigma, so train
     # tracks the category's score overrides too
@@ -203,13 +192,14 @@ def test_a_per_category_override_reruns_only_that_category(repo):
     # masks reads train.image_size, so it tracks the category's train overrides too
     assert changed_stages(repo) == {"masks@tissue", "train@tissue"}
     assert ran(run(["dvc", "repro"], repo)) == {"masks@tissue", "train@tissue", "score@tissue", "aggregate"}
-    epochs = {c: json.loads((repo / f"data/models/{c}/meta.json").read_text())["train"]["epochs"] for c in ("brick", "tissue")}
+    epochs = {
+        c: json.loads((repo / f"data/models/{c}/meta.json").read_text())["train"]["epochs"] for c in ("brick", "tissue")
+    }
     assert epochs["tissue"] == 3 and epochs["brick"] == load_params(repo / "params.yaml").train.epochs
     commit(repo, "tissue overridden")
 
 
 def test_adding_a_category_runs_only_its_stages_and_removing_one_only_aggregate(repo):
-    commit(repo, "before adding")
     edit_params(repo, lambda p: p.__setitem__("categories", ["brick", "tissue", "grass"]))
     new = {f"{s}@grass" for s in ("download", "masks", "train", "score")}
     assert changed_stages(repo) == new | {"aggregate"}
@@ -225,4 +215,3 @@ def test_adding_a_category_runs_only_its_stages_and_removing_one_only_aggregate(
     commit(repo, "grass removed")
     diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo))["reports/metrics.json"]
     assert diff["n_categories"] == {"old": 3, "new": 2, "diff": -1}  # the means are over different sets
-

@@ -31,14 +31,25 @@ OFFLINE = ["--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NO
 PLOTS = {"roc": ("fpr", "tpr"), "pro": ("fpr", "pro"), "loss": ("epoch", "loss")}
 CATEGORIES = ("brick", "tissue")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium: apt-get install chromium-headless-shell "
-                                "(or set SSAE_CHROMIUM)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,  # runs dvc
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no headless Chromium: apt-get install chromium-headless-shell (or set SSAE_CHROMIUM)"
+    ),
+]
 
 
 def sh(args: list[str], cwd: Path) -> str:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1",
-               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@example.invalid")
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+    )
     r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"{' '.join(args)}:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
     return r.stdout
@@ -61,8 +72,12 @@ def render(page: Path, screenshot: Path | None = None) -> str:
     """The DOM of ``page`` after its scripts ran in headless Chromium, offline."""
     args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *OFFLINE, "--virtual-time-budget=10000"]
     if screenshot:
-        subprocess.run(args + ["--hide-scrollbars", "--window-size=1100,1250", f"--screenshot={screenshot}",
-                               page.as_uri()], capture_output=True, timeout=120, check=True)
+        subprocess.run(
+            args + ["--hide-scrollbars", "--window-size=1100,1250", f"--screenshot={screenshot}", page.as_uri()],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
     r = subprocess.run(args + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout
@@ -113,9 +128,14 @@ def test_plots_show_draws_every_curve_offline_with_category_names(repo):
 
 def test_plots_diff_draws_each_revision(repo):
     write_plot_data(repo, shift=0.1)
-    sh(["dvc", "plots", "diff", "HEAD", "-o", "diff"], repo)
+    try:
+        sh(["dvc", "plots", "diff", "HEAD", "-o", "diff"], repo)
+    finally:
+        write_plot_data(repo)  # the workspace as the module's other test expects it
     dom = render(repo / "diff" / "index.html")
-    for chart in charts(dom).values():
+    found = charts(dom)
+    assert len(found) == len(PLOTS)
+    for chart in found.values():
         drawn = lines(chart)
         revs = {(re.search(r"category: (\w+)", d).group(1), re.search(r"revision: (\w+)", d).group(1)) for d in drawn}
         assert revs == {(c, r) for c in CATEGORIES for r in ("HEAD", "workspace")}

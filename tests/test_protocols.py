@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ssae.config import ConfigError, parse_params
-from ssae.protocols import PROTOCOLS, apply, command, load_protocol, parse_overrides
+from ssae.core.config import ConfigError, parse_params
+from ssae.experiments.protocols import PROTOCOLS, apply, command, load_protocol, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 MVTEC = {"data.mvtec.source": "directory", "data.mvtec.directory": "/somewhere", "categories": ["pill"]}
@@ -52,13 +52,29 @@ def test_an_unknown_protocol_lists_the_known_ones(monkeypatch):
 def test_overrides_parse_like_dvc_and_come_back_as_flags():
     got = parse_overrides(["-S", "train.epochs=3", "-S", "categories=[pill,screw]", "-S", "data.mvtec.directory=/a b"])
     assert got == {"train.epochs": 3, "categories": ["pill", "screw"], "data.mvtec.directory": "/a b"}
-    assert command(got) == ["dvc", "exp", "run", "-S", "train.epochs=3",
-                                   "-S", 'categories=["pill","screw"]', "-S", "data.mvtec.directory=/a b"]
+    assert command(got) == [
+        "dvc",
+        "exp",
+        "run",
+        "-S",
+        "train.epochs=3",
+        "-S",
+        'categories=["pill","screw"]',
+        "-S",
+        "data.mvtec.directory=/a b",
+    ]
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["-S", "novalue"])
     with pytest.raises(ConfigError, match="lone"):
         parse_overrides(["-S"])
 
 
-def test_protocols_folder_is_where_the_module_looks():
-    assert (ROOT / PROTOCOLS / "cpu.yaml").is_file()
+def test_a_protocol_is_read_from_protocols_or_from_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert load_protocol("cpu") == yaml.safe_load((ROOT / PROTOCOLS / "cpu.yaml").read_text())
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("train.epochs: 7\nseed: 2\n")
+    assert load_protocol(str(mine)) == {"train.epochs": 7, "seed": 2}
+    mine.write_text("# nothing\n")
+    with pytest.raises(ConfigError, match="must map dotted params keys to values"):
+        load_protocol(str(mine))

@@ -14,27 +14,48 @@ import pytest
 import torch
 import yaml
 
-from ssae.config import ConfigError, parse_params
-from test_pipeline import ROOT, merge
-from test_resume import stage
+from ssae.core.config import ConfigError, parse_params
+from conftest import ROOT, merge, stage
 
 TINY = {
     "categories": ["brick"],
     "data": {"embedded": {"image_size": 48, "zoom": 0.5, "n_train": 8, "n_test_good": 3, "n_test_per_defect": 1}},
     "masks": {"per_image": 2},
-    "train": {"image_size": 32, "epochs": 2, "batch_size": 3, "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]}},
+    "train": {
+        "image_size": 32,
+        "epochs": 2,
+        "batch_size": 3,
+        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
+    },
 }
 # Two machines, simulated: the generic (non-SIMD) ATen kernels, oneDNN on SSE4.1, MKL's
 # compatible path and one core, against this CPU's widest kernels and three cores
 MACHINES = {
-    "generic, 1 core": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1"},
-    "widest, 3 cores": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "ALL", "MKL_CBWR": "AUTO", "OMP_NUM_THREADS": "3"},
+    "generic, 1 core": {
+        "ATEN_CPU_CAPABILITY": "default",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+        "MKL_CBWR": "COMPATIBLE",
+        "OMP_NUM_THREADS": "1",
+    },
+    "widest, 3 cores": {
+        "ATEN_CPU_CAPABILITY": "avx512",
+        "ONEDNN_MAX_CPU_ISA": "ALL",
+        "MKL_CBWR": "AUTO",
+        "OMP_NUM_THREADS": "3",
+    },
 }
-OUTPUTS = ("data/models/brick/model.pt", "data/models/brick/meta.json", "data/scores/brick.npz",
-           "reports/metrics.json", "reports/results.csv")
+OUTPUTS = (
+    "data/models/brick/model.pt",
+    "data/models/brick/meta.json",
+    "data/scores/brick.npz",
+    "reports/metrics.json",
+    "reports/results.csv",
+)
 
-needs_avx2 = pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
-                                reason="reproducible mode pins AVX2 kernels: this CPU has none")
+needs_avx2 = pytest.mark.skipif(
+    torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
+    reason="reproducible mode pins AVX2 kernels: this CPU has none",
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +70,9 @@ def prepared(tmp_path_factory) -> Path:
     return d
 
 
-def run_on(machine: str, prepared: Path, tmp: Path, runtime: dict, stages=("train", "score", "aggregate")) -> dict[str, bytes]:
+def run_on(
+    machine: str, prepared: Path, tmp: Path, runtime: dict, stages=("train", "score", "aggregate")
+) -> dict[str, bytes]:
     """Run ``stages`` on a copy of ``prepared`` under the simulated ``machine`` with params
     ``runtime``; return the bytes of the outputs they wrote."""
     d = tmp / machine.replace(" ", "").replace(",", "_")
@@ -59,12 +82,14 @@ def run_on(machine: str, prepared: Path, tmp: Path, runtime: dict, stages=("trai
     env = {k: v for k, v in os.environ.items() if k not in MACHINES["generic, 1 core"]} | MACHINES[machine]
     for name in stages:
         args = () if name == "aggregate" else ("--category", "brick")
-        r = subprocess.run([sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=d, env=env,
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, str(ROOT / "stages" / f"{name}.py"), *args], cwd=d, env=env, capture_output=True, text=True
+        )
         assert r.returncode == 0, f"{name} on {machine}: {r.stderr[-2000:]}"
     return {f: (d / f).read_bytes() for f in OUTPUTS if (d / f).exists()}
 
 
+@pytest.mark.slow  # starts processes
 @needs_avx2
 def test_reproducible_runs_give_the_same_bytes_on_other_kernels_and_core_counts(prepared, tmp_path):
     a, b = (run_on(m, prepared, tmp_path / "pinned", {"reproducible": True, "threads": 2}) for m in MACHINES)
@@ -73,6 +98,7 @@ def test_reproducible_runs_give_the_same_bytes_on_other_kernels_and_core_counts(
         assert a[f] == b[f], f"{f} differs between the simulated machines"
 
 
+@pytest.mark.slow  # starts processes
 @needs_avx2
 def test_the_simulated_machines_really_differ_when_unpinned(prepared, tmp_path):
     """The control: without the pins, the same training gives other weights on the two
@@ -81,12 +107,15 @@ def test_the_simulated_machines_really_differ_when_unpinned(prepared, tmp_path):
     assert a["data/models/brick/model.pt"] != b["data/models/brick/model.pt"]
 
 
+@pytest.mark.slow  # starts processes
 def test_pinning_after_a_torch_operation_is_an_error_not_a_silent_mismatch():
-    code = ("import os, torch\n"
-            "os.environ['ATEN_CPU_CAPABILITY'] = 'default'\n"
-            "torch.ones(4).exp()  # ATen chooses its kernels here, once\n"
-            "from ssae import runtime\n"
-            "runtime.pin_cpu(2)\n")
+    code = (
+        "import os, torch\n"
+        "os.environ['ATEN_CPU_CAPABILITY'] = 'default'\n"
+        "torch.ones(4).exp()  # ATen chooses its kernels here, once\n"
+        "from ssae import runtime\n"
+        "runtime.pin_cpu(2)\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode != 0
     assert "runtime.reproducible: torch's CPU kernels are DEFAULT, not AVX2" in r.stderr

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ssae.references import DRAEM_PIXEL_AUROC
-from ssae.tables import markdown_table, reference_table, results_table
+from ssae.evaluation.references import DRAEM_PIXEL_AUROC
+from ssae.evaluation.tables import markdown_table, reference_table, results_table
 
 ROW = dict(image_auroc=0.9, pixel_auroc=0.8, aupro=0.7, image_f1_max=0.6, pixel_ap=0.5)
 
@@ -30,3 +30,29 @@ def test_reference_table_marks_missing_numbers():
     assert t.loc["paper (Bauer et al. 2024)", "image_auroc"] == 0.998
     assert np.isnan(t.loc["paper (Bauer et al. 2024)", "aupro"])
     assert "| paper (Bauer et al. 2024) | 99.8 | 99.2 | – |" in markdown_table(t, "method")
+
+
+def test_one_cell_format_for_every_table():
+    from ssae.evaluation.tables import markdown, mean_std_pct, pct
+
+    assert [pct(0.91234), pct(None), pct(float("nan"))] == ["91.2", "–", "–"]
+    assert mean_std_pct([0.9, 0.8]) == "85.0 ± 7.1" and mean_std_pct([0.5]) == "50.0"
+    assert markdown(["a", "b", "c"], [["x", "y", "1"]], left=2) == "| a | b | c |\n|---|---|---:|\n| x | y | 1 |\n"
+
+
+def test_seed_study_tables_show_mean_std_and_welch_marks():
+    from ssae.experiments.seed_study import compare_table, seed_table
+
+    def record(name, values):
+        metrics = lambda v: {k: v for k in ("image_auroc", "pixel_auroc", "aupro")}  # noqa: E731 -- a local shorthand
+        runs = {str(s): {"mean": metrics(v), "categories": {"brick": metrics(v - 0.1)}} for s, v in enumerate(values)}
+        return {"name": name, "overrides": [] if name == "base" else ["train.noise=none"], "seeds": runs}
+
+    base, worse = record("base", [0.90, 0.91, 0.92]), record("plain", [0.50, 0.51, 0.52])
+    lines = compare_table([base, worse]).splitlines()
+    assert lines[2].startswith("| base | — | 3 | 91.0 ± 1.0 |") and lines[2].endswith("| — | — | — |")
+    assert lines[3].startswith("| plain | `train.noise=none` | 3 | 51.0 ± 1.0 |") and "-40.0*" in lines[3]
+    assert seed_table(base).splitlines()[2:] == [
+        "| brick" + " | 81.0 ± 1.0" * 3 + " |",
+        "| **mean**" + " | 91.0 ± 1.0" * 3 + " |",
+    ]

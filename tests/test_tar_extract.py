@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_archive, write_fake_category
-from ssae.layout import index_category
-from ssae.tar_extract import ArchiveError, extract_categories
+from ssae.data.dataset_format import index_category
+from ssae.data.tar_extract import ArchiveError, extract_categories
 
 
 def test_only_the_selected_categories_are_extracted(tiny_mvtec, tmp_path):
@@ -17,9 +17,12 @@ def test_only_the_selected_categories_are_extracted(tiny_mvtec, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["bottle", "screw"]  # no carpet, licence or temp folder
     for c in ("bottle", "screw"):
         got = sorted(p.relative_to(out / c) for p in (out / c).rglob("*") if p.is_file())
-        assert got == sorted(p.relative_to(tiny_mvtec.tree / c) for p in (tiny_mvtec.tree / c).rglob("*") if p.is_file())
-        assert (out / c / "test" / "combined" / "000.png").read_bytes() == \
-            (tiny_mvtec.tree / c / "test" / "combined" / "000.png").read_bytes()
+        assert got == sorted(
+            p.relative_to(tiny_mvtec.tree / c) for p in (tiny_mvtec.tree / c).rglob("*") if p.is_file()
+        )
+        assert (out / c / "test" / "combined" / "000.png").read_bytes() == (
+            tiny_mvtec.tree / c / "test" / "combined" / "000.png"
+        ).read_bytes()
 
 
 def test_an_archive_with_one_top_level_folder_works_too(tmp_path):
@@ -113,9 +116,12 @@ def test_a_member_expanding_far_beyond_any_image_is_refused_before_it_is_written
 
 def test_members_together_past_the_total_cap_are_refused_by_name(tmp_path):
     archive = archive_with(tmp_path, {f"bottle/test/good/{i:03d}.png": bytes(60_000) for i in range(10, 30)})
-    with pytest.raises(ArchiveError, match=r"refusing archive member 'bottle/test/good/0\d\d.png': it takes the extracted"):
-        extract_categories(archive, ["bottle"], tmp_path / "out", progress=False, max_member_bytes=70_000,
-                           max_total_bytes=500_000)
+    with pytest.raises(
+        ArchiveError, match=r"refusing archive member 'bottle/test/good/0\d\d.png': it takes the extracted"
+    ):
+        extract_categories(
+            archive, ["bottle"], tmp_path / "out", progress=False, max_member_bytes=70_000, max_total_bytes=500_000
+        )
 
 
 def test_a_write_error_names_the_member_not_the_temporary_folder(tmp_path):

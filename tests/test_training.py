@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ssae.config import MasksConfig, ModelConfig, TrainConfig
-from ssae.masks import mask_bank
-from ssae.training import loss_fn, make_schedule, ssim, train
+from ssae.core.config import MasksConfig, ModelConfig, TrainConfig
+from ssae.method.corruption_masks import mask_bank
+from ssae.method.training import loss_fn, make_schedule, ssim, train
 
 CPU = torch.device("cpu")
 TINY = ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,))
@@ -30,7 +30,9 @@ def test_training_is_deterministic_and_reports_every_epoch(data):
     runs = []
     for _ in range(2):
         seen = []
-        model, losses = train(*data, cfg(), 0, CPU, lambda e, loss, snap: seen.append((e, loss)), policy="flip_rot")
+        model, losses = train(
+            *data, cfg(), 0, CPU, lambda e, loss, snap, seen=seen: seen.append((e, loss)), policy="flip_rot"
+        )
         runs.append((losses, weights(model)))
         assert seen == list(enumerate(losses)) and len(losses) == 3
     assert runs[0][0] == runs[1][0]
@@ -117,7 +119,7 @@ def test_ema_saves_an_average_that_differs_from_the_last_weights_and_resumes_bit
 
 
 def test_crops_train_on_crop_sized_batches_from_seeded_corners(data):
-    from ssae.corruption import cropped, plan_batch, plan_crops
+    from ssae.method.corruption import cropped, plan_batch, plan_crops
 
     c = cfg(crop=8)
     p1 = plan_crops(plan_batch(np.arange(4), 4, 4, c, 0, 0, "none"), 16, 8, 0, 0)

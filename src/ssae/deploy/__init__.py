@@ -1,0 +1,1 @@
+"""Deployment: the exportable scorer, ONNX export and predict."""

@@ -1,0 +1,130 @@
+"""The deployable scorer: raw pixels in, scores and anomaly maps out, one torch module that
+exports to ONNX, so a deployment needs only onnxruntime.
+
+``Deployed``: uint8 (N, H, W, 3) images of any size ->
+``score`` (N,) float32, ``normalised`` (N,) float32 in (0, 1), ``map`` (N, H, W) float32.
+Inside: / 255; resize to the model's side S with the antialiased bilinear matrices of ``ssae.data.resolution``
+(computed from H and W at run time); the model; the error map of the model folder's recipe
+(``l2`` or ``msgms``); Gaussian smoothing as a constant (S, S) matrix ``G`` with
+``G @ m @ G.T`` equal to ``scipy.ndimage.gaussian_filter(m, sigma, mode="reflect")``; score =
+the map's maximum at S px, or the mean of its top ``image_topk`` fraction (as the score stage and the
+calibration); the normalised score of ``ssae.method.calibration``; the map resized back to (H, W) by the
+same matrices. The pipeline computes the same numbers in numpy (``ssae.data.resolution``,
+``ssae.method.anomaly_maps``): a test checks both, and onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+from torch import nn
+
+from ssae.core import paths
+from ssae.data.resolution import resize_weights_torch
+from ssae.method.anomaly_maps import gms_map, topk_count
+from ssae.method.calibration import Calibration
+from ssae.method.checkpoint import load_calibration, load_image_topk, load_model
+
+OPSET = 17
+
+
+def blur_matrix(size: int, sigma: float) -> np.ndarray:
+    """(size, size) float32 G: ``G @ m @ G.T`` is scipy's ``gaussian_filter(m, sigma, mode="reflect")``."""
+    eye = np.eye(size, dtype=np.float64)
+    return (ndimage.gaussian_filter1d(eye, sigma, axis=0, mode="reflect") if sigma > 0 else eye).astype(np.float32)
+
+
+class Deployed(nn.Module):
+    """Raw images to scores and maps (module doc); ``model`` in eval mode."""
+
+    def __init__(
+        self, model: nn.Module, size: int, map_kind: str, sigma: float, cal: Calibration, image_topk: float = 0.0
+    ):
+        super().__init__()
+        if map_kind not in ("l2", "msgms"):
+            raise ValueError(f"unknown anomaly map {map_kind!r}")
+        self.model, self.size, self.map_kind = model.eval(), size, map_kind
+        self.register_buffer("blur", torch.from_numpy(blur_matrix(size, sigma)))
+        self.threshold, self.scale = float(cal.threshold), float(cal.scale)
+        self.k = topk_count(size * size, image_topk)  # pixels the image score averages
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h, w = torch.tensor(image.shape[1]), torch.tensor(image.shape[2])
+        s = torch.tensor(self.size)
+        x = image.permute(0, 3, 1, 2).float() / 255.0  # (N, 3, H, W)
+        x = resize_weights_torch(h, s).to(x.device) @ x @ resize_weights_torch(w, s).to(x.device).t()  # (N, 3, S, S)
+        recon = self.model(x)
+        if self.map_kind == "l2":
+            m = ((x - recon) ** 2).mean(dim=1)  # (N, S, S)
+        else:
+            m = gms_map(x, recon)
+        m = self.blur @ m @ self.blur.t()
+        score = m.amax(dim=(1, 2)) if self.k == 1 else m.flatten(1).topk(self.k, dim=1).values.mean(dim=1)
+        normalised = torch.sigmoid((score - self.threshold) / self.scale)
+        full = resize_weights_torch(s, h).to(m.device) @ m @ resize_weights_torch(s, w).to(m.device).t()  # (N, H, W)
+        return score, normalised, full
+
+
+def load_deployed(model_dir: Path, device: torch.device) -> tuple[Deployed, dict]:
+    """The ``Deployed`` scorer of a model folder (model.pt, meta.json, calibration.json) on
+    ``device``, and the folder's description: meta.json's content plus ``calibration``."""
+    model_dir = Path(model_dir)
+    model, size = load_model(model_dir / paths.WEIGHTS, model_dir / paths.META, device)
+    cal, map_kind, sigma = load_calibration(model_dir / paths.CALIBRATION)
+    info = json.loads((model_dir / paths.META).read_text())
+    info["calibration"] = json.loads((model_dir / paths.CALIBRATION).read_text())
+    topk = load_image_topk(model_dir / paths.CALIBRATION)
+    return Deployed(model, size, map_kind, sigma, cal, topk).to(device).eval(), info
+
+
+def export_onnx(deployed: Deployed, info: dict, out: Path) -> None:
+    """Write ``deployed`` (on the CPU) as an ONNX graph with dynamic batch, height and width; the
+    model folder's description goes into the metadata (``ssae.info``: JSON)."""
+    import onnx
+
+    example = torch.zeros(1, 2 * deployed.size, deployed.size + 8, 3, dtype=torch.uint8)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # the tracer warns that H and W become constants; they do not (tests/test_folder.py runs the
+    # graph at other sizes), and the legacy exporter's deprecation notice is the choice made here
+    # (the dynamo exporter needs onnxscript)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            deployed.cpu().eval(),
+            (example,),
+            str(out),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["image"],
+            output_names=["score", "normalised", "map"],
+            dynamic_axes={
+                "image": {0: "n", 1: "height", 2: "width"},
+                "score": {0: "n"},
+                "normalised": {0: "n"},
+                "map": {0: "n", 1: "height", 2: "width"},
+            },
+        )
+    graph = onnx.load(str(out))
+    onnx.helper.set_model_props(graph, {"ssae.info": json.dumps(info, sort_keys=True)})
+    onnx.save(graph, str(out))
+
+
+class OnnxScorer:
+    """An exported graph on onnxruntime, called like ``Deployed`` but with numpy arrays."""
+
+    def __init__(self, path: Path, device: str = "cpu"):
+        import onnxruntime as ort
+
+        providers = (["CUDAExecutionProvider"] if device == "cuda" else []) + ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(path), providers=providers)
+        props = self.session.get_modelmeta().custom_metadata_map
+        self.info = json.loads(props["ssae.info"])
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(self.session.run(None, {"image": np.ascontiguousarray(image, dtype=np.uint8)}))

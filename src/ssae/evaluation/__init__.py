@@ -1,0 +1,1 @@
+"""Evaluation: metrics, bootstrap, resolution changes, score files, tables, figures, references."""

@@ -1,0 +1,1 @@
+"""Experiments over the pipeline: protocols, seed studies, comparison of runs."""

@@ -1,0 +1,1 @@
+"""The method: model, corruption masks and corruption, training, checkpoint, anomaly maps, calibration."""
