@@ -1,0 +1,300 @@
+"""Why a category's scores are what they are: detection per defect type, where the maxima of
+the highest-scoring normal images sit, and whether a missed defect was copied by the model or
+repaired but outranked. Reads a score file (``ssae.score_file``), never a model.
+
+    python -m ssae.diagnose data/scores/pill.npz --images data/raw/pill --out reports/diagnosis/pill
+
+Definitions (all on the stored maps, (N, S, S) at model resolution):
+- best-F1 threshold: the image-score threshold with the highest F1 on the whole test set (the
+  highest one among ties), as the float32 just below the lowest flagged score, so that
+  "flagged" is ``score > threshold`` as for the calibrated one.
+- top normals: the ``max(TOP_MIN, ceil(TOP_SHARE n))`` highest-scoring normal test images.
+- a map maximum's position: its pixel centre / S as (y, x) in [0, 1]; border distance: pixels
+  to the nearest image edge / S. With ``--images`` (loaded at S px as the model sees them):
+  on the object = the pixel differs from the median colour of the image's outer ring
+  (``max(1, S // 32)`` px wide) by more than ``FG_DIFF`` in some channel (crude: it fails on
+  textures and on objects that touch the border); brightness = the percentile of the pixel's
+  grey value (channel mean) in its image (100: the brightest pixel, e.g. a specular spot).
+- a missed defect (known mask, ``score <= best-F1 threshold``): its map is upsampled
+  bilinearly to the mask (``ssae.resample``); the region's error = mean and max of the map
+  in the mask; the normal level = the ``NORMAL_PCT`` percentile of all normal test pixels. A
+  region max above the normal level means the model changed the region, so the miss is the
+  image score's ("scoring": repaired but outranked by normal maxima elsewhere); at or below
+  it the reconstruction reproduced the defect ("model": repaired nothing).
+
+Writes DIR/diagnosis.json (sorted keys, floats to 6 significant digits, no timestamps),
+DIR/diagnosis.md (tables) and DIR/diagnosis.png (statistics only, no image pixels).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import typer
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ssae.figures import save_figure
+from ssae.layout import load_images
+from ssae.metrics import roc_curve
+from ssae.resample import upsample
+from ssae.score_file import load_scores
+
+TOP_SHARE, TOP_MIN = 0.2, 5  # top normals: the top 20 %, at least 5
+FG_DIFF = 0.1  # foreground: a channel differs from the border's median colour by more (in [0, 1])
+BRIGHT_PCT = 95.0  # a maximum on a pixel at or above this brightness percentile is a "bright spot"
+NORMAL_PCT = 99.0  # the normal level: this percentile of all normal test pixels of the maps
+DIGITS = 6  # significant digits of every float in diagnosis.json
+
+app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
+
+
+def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """(N,) scores, (N,) bool labels -> the best-F1 threshold (module doc); None without both labels."""
+    labels = np.asarray(labels, bool)
+    if labels.all() or not labels.any():
+        return None
+    fpr, tpr, thr = roc_curve(scores, labels)  # thr[1:]: distinct scores, descending
+    tp, fp = tpr[1:] * labels.sum(), fpr[1:] * (~labels).sum()
+    k = int(np.argmax(2 * tp / (tp + fp + labels.sum())))  # the first maximum: the highest threshold
+    return float(np.nextafter(np.float32(thr[k + 1]), np.float32(-np.inf)))  # flags exactly scores >= thr[k + 1]
+
+
+def detection(scores: np.ndarray, labels: np.ndarray, defects: np.ndarray, thresholds: dict[str, float | None]) -> dict:
+    """Per defect type: n, median score and the share flagged (``score > t``) at each threshold
+    ("good": the false-positive share)."""
+    out = {}
+    for d in sorted(set(defects.tolist())):
+        s = scores[defects == d]
+        out[d] = {"n": int(len(s)), "median_score": float(np.median(s)),
+                  "flagged": {k: (None if t is None else float(np.mean(s > t))) for k, t in thresholds.items()}}
+    return out
+
+
+def foreground(image: np.ndarray) -> np.ndarray:
+    """(3, S, S) float in [0, 1] -> (S, S) bool: differs from the outer ring's median colour by > FG_DIFF."""
+    w = max(1, image.shape[-1] // 32)
+    ring = np.ones(image.shape[1:], bool)
+    ring[w:-w, w:-w] = False
+    median = np.median(image[:, ring], axis=1)  # (3,)
+    return np.abs(image - median[:, None, None]).max(axis=0) > FG_DIFF
+
+
+def maxima(maps: np.ndarray, images: np.ndarray | None, gt: np.ndarray, known: np.ndarray) -> list[dict]:
+    """Per image: the position (y, x) / S of its map's maximum, its border distance / S, and
+    with images (N, 3, S, S) whether it is on the object and its brightness percentile; with a
+    known non-empty mask (N, H, W), whether it falls in the mask."""
+    n, s = maps.shape[0], maps.shape[-1]
+    out = []
+    for i in range(n):
+        r, c = np.unravel_index(int(np.argmax(maps[i])), maps.shape[1:])
+        rec = {"y": (r + 0.5) / s, "x": (c + 0.5) / s, "border": min(r, c, s - 1 - r, s - 1 - c) / s}
+        if images is not None:
+            grey = images[i].mean(axis=0)
+            g = grey[r, c]
+            rec["on_object"] = bool(foreground(images[i])[r, c])
+            rec["brightness_pct"] = 100 * float(np.mean(grey < g) + 0.5 * np.mean(grey == g))
+        if known[i] and gt[i].any():
+            h, w = gt.shape[1:]
+            rec["in_mask"] = bool(gt[i, int((r + 0.5) * h / s), int((c + 0.5) * w / s)])
+        out.append(rec)
+    return out
+
+
+def summarise(records: list[dict]) -> dict:
+    """Medians and shares over a group of ``maxima`` records (keys present in all of them only)."""
+    out: dict = {"n": len(records)}
+    if not records:
+        return out
+    has = lambda k: all(k in r for r in records)  # noqa: E731
+    out["median_border"] = float(np.median([r["border"] for r in records]))
+    if has("on_object"):
+        out["on_object"] = float(np.mean([r["on_object"] for r in records]))
+        pct = np.array([r["brightness_pct"] for r in records])
+        out["median_brightness_pct"], out["bright_spot"] = float(np.median(pct)), float(np.mean(pct >= BRIGHT_PCT))
+    if has("in_mask"):
+        out["in_mask"] = float(np.mean([r["in_mask"] for r in records]))
+    return out
+
+
+def missed_defects(d: dict[str, np.ndarray], best: float | None) -> dict:
+    """Missed defects with known masks, each classified "model" or "scoring" (module doc), and
+    per defect type the counts and the median region-max / normal-level ratio."""
+    labels, known = d["labels"], d["known"]
+    has_mask = labels & known & d["gt"].reshape(len(labels), -1).any(axis=1)
+    if not has_mask.any() or labels.all() or best is None:
+        return {"skipped": "no defect image with a ground-truth mask, or no normal image"}
+    normal_level = float(np.percentile(d["maps"][~labels].astype(np.float32), NORMAL_PCT))
+    images, types = [], {}
+    for i in np.flatnonzero(has_mask & (d["scores"] <= best)):
+        m = upsample(d["maps"][i : i + 1], d["gt"].shape[1:])[0][d["gt"][i]]  # the map in the mask
+        ratio = float(m.max()) / normal_level if normal_level > 0 else math.inf
+        kind = "scoring" if ratio > 1 else "model"
+        images.append({"name": str(d["names"][i]), "defect": str(d["defects"][i]), "score": float(d["scores"][i]),
+                       "region_mean": float(m.mean()), "region_max": float(m.max()), "ratio": ratio, "class": kind,
+                       "outranked_by": int((d["scores"][~labels] >= d["scores"][i]).sum())})
+    for t in sorted(set(d["defects"][has_mask].tolist())):
+        rows = [r for r in images if r["defect"] == t]
+        types[t] = {"with_mask": int((has_mask & (d["defects"] == t)).sum()), "missed": len(rows),
+                    "model": sum(r["class"] == "model" for r in rows),
+                    "scoring": sum(r["class"] == "scoring" for r in rows),
+                    "median_ratio": float(np.median([r["ratio"] for r in rows])) if rows else None}
+    return {"normal_level": normal_level, "normal_pct": NORMAL_PCT, "images": images, "per_defect": types}
+
+
+def diagnose(d: dict[str, np.ndarray], images: np.ndarray | None = None) -> dict:
+    """All statistics of the module doc. ``d``: ``load_scores``'s dict; ``images``: (N, 3, S, S)
+    float32 in [0, 1], the test images at the maps' side, or None (image statistics skipped)."""
+    scores, labels = np.asarray(d["scores"], np.float32), np.asarray(d["labels"], bool)
+    best = best_f1_threshold(scores, labels)
+    thresholds = {"calibrated": float(d["threshold"]), "best_f1": best}
+    recs = maxima(d["maps"].astype(np.float32), images, d["gt"], d["known"])
+    for r, name, defect, score in zip(recs, d["names"], d["defects"], scores):
+        r |= {"name": str(name), "defect": str(defect), "score": float(score)}
+    normal = np.flatnonzero(~labels)
+    k = min(len(normal), max(TOP_MIN, math.ceil(TOP_SHARE * len(normal))))
+    top = normal[np.argsort(-scores[normal], kind="stable")[:k]]
+    for i in top:
+        recs[i]["top_normal"] = True
+    groups = {"top_normal": [recs[i] for i in top], "all_normal": [recs[i] for i in normal],
+              "defective": [recs[i] for i in np.flatnonzero(labels)]}
+    return {"thresholds": thresholds, "detection": detection(scores, labels, d["defects"], thresholds),
+            "maxima": {"summary": {g: summarise(r) for g, r in groups.items()}, "images": recs,
+                       "with_images": images is not None},
+            "missed": missed_defects(d, best),
+            "constants": {"top_share": TOP_SHARE, "top_min": TOP_MIN, "fg_diff": FG_DIFF, "bright_pct": BRIGHT_PCT}}
+
+
+def rounded(obj):
+    """``obj`` with every float to DIGITS significant digits, NaN/inf as None, numpy scalars as Python."""
+    if isinstance(obj, dict):
+        return {str(k): rounded(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [rounded(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(f"{obj:.{DIGITS}g}") if math.isfinite(obj) else None
+    return obj
+
+
+def to_json(result: dict) -> str:
+    """Deterministic JSON text: rounded floats, sorted keys."""
+    return json.dumps(rounded(result), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _types(r: dict) -> list[str]:
+    """The defect types in table order: alphabetical, "good" last."""
+    return sorted(r["detection"], key=lambda t: (t == "good", t))
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.0f} %"
+
+
+def to_markdown(r: dict) -> str:
+    """Compact tables of ``diagnose``'s result (for a docs page to include)."""
+    t = r["thresholds"]
+    best = "–" if t["best_f1"] is None else f"{t['best_f1']:.4g}"
+    lines = [f"Thresholds: calibrated {t['calibrated']:.4g}, best F1 {best}.", "",
+             "| defect type | n | flagged @calibrated | flagged @best F1 | median score |", "|---|---:|---:|---:|---:|"]
+    for name in _types(r):
+        row = r["detection"][name]
+        label = f"{name} (false positives)" if name == "good" else name
+        lines.append(f"| {label} | {row['n']} | {_pct(row['flagged']['calibrated'])} | "
+                     f"{_pct(row['flagged']['best_f1'])} | {row['median_score']:.4g} |")
+    lines += ["", "| map maxima of | n | median border distance / side | on object | median brightness pct | "
+              f"bright spot (≥ {BRIGHT_PCT:.0f}th pct) | in mask |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for g, s in r["maxima"]["summary"].items():
+        if s["n"]:
+            bright = f"{s['median_brightness_pct']:.0f}" if "median_brightness_pct" in s else "–"
+            lines.append(f"| {g.replace('_', ' ')} | {s['n']} | {s['median_border']:.3f} | {_pct(s.get('on_object'))} | "
+                         f"{bright} | {_pct(s.get('bright_spot'))} | {_pct(s.get('in_mask'))} |")
+    m = r["missed"]
+    if "skipped" in m:
+        lines += ["", f"Missed defects: skipped ({m['skipped']})."]
+    else:
+        lines += ["", f"Missed at the best-F1 threshold (normal level: {m['normal_pct']:.0f}th percentile of normal "
+                  f"pixels, {m['normal_level']:.4g}):", "",
+                  "| defect type | with mask | missed | model: repaired nothing | scoring: repaired, not ranked | "
+                  "median region max / normal level |", "|---|---:|---:|---:|---:|---:|"]
+        for name, row in m["per_defect"].items():
+            ratio = "–" if row["median_ratio"] is None else f"{row['median_ratio']:.2f}"
+            lines.append(f"| {name} | {row['with_mask']} | {row['missed']} | {row['model']} | {row['scoring']} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(r: dict) -> Figure:
+    """Detection bars at both thresholds | map-max positions | histogram of region max / normal level."""
+    fig = Figure(figsize=(15, 4.5), layout="constrained")
+    bars, pos, hist = fig.subplots(1, 3)
+    names = _types(r)
+    x = np.arange(len(names))
+    for j, (key, label) in enumerate([("calibrated", "calibrated threshold"), ("best_f1", "best-F1 threshold")]):
+        v = [r["detection"][n]["flagged"][key] for n in names]
+        bars.bar(x + (j - 0.5) * 0.4, [np.nan if a is None else 100 * a for a in v], 0.4, label=label)
+    bars.set_xticks(x, [f"{n}\n(n={r['detection'][n]['n']})" for n in names], rotation=45, ha="right", fontsize=9)
+    bars.set(ylabel="% flagged (good: false positives)", ylim=(0, 105), title="detection per defect type")
+    bars.legend(fontsize=9)
+    recs = r["maxima"]["images"]
+    for sel, style in [(lambda q: q["defect"] == "good" and not q.get("top_normal"), dict(c="tab:gray", s=12, label="normal")),
+                       (lambda q: q.get("top_normal", False), dict(c="tab:blue", s=40, marker="s", label="top normals")),
+                       (lambda q: q["defect"] != "good", dict(c="tab:red", s=12, marker="x", label="defective"))]:
+        pts = [(q["x"], q["y"]) for q in recs if sel(q)]
+        if pts:
+            pos.scatter(*zip(*pts), **style)
+    pos.set(xlim=(0, 1), ylim=(1, 0), aspect="equal", xlabel="x / side", ylabel="y / side", title="map maxima")
+    pos.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+    m = r["missed"]
+    ratios = [] if "skipped" in m else [q["ratio"] for q in m["images"] if math.isfinite(q["ratio"])]
+    if ratios:
+        hist.hist(np.log2(ratios), bins=20, color="tab:purple")
+        hist.yaxis.set_major_locator(MaxNLocator(integer=True))
+        hist.axvline(0, color="k", ls="--")
+    else:
+        hist.text(0.5, 0.5, m.get("skipped", "no missed defect"), ha="center", va="center", wrap=True)
+    hist.set(xlabel="log2(region max / normal level): < 0 model, > 0 scoring", ylabel="missed defect images",
+             title="missed at the best-F1 threshold")
+    return fig
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def main(scores: Path = typer.Argument(..., help="A score file, data/scores/<category>.npz."),
+         images: Path | None = typer.Option(None, help="The category's folder in MVTec layout (test/<defect>/...); "
+                                            "without it the image statistics are skipped."),
+         out: Path = typer.Option(..., help="Folder for diagnosis.json, .md and .png.")) -> None:
+    """Diagnose a score file: detection per defect type at the calibrated and best-F1 thresholds,
+    where the map maxima sit, and whether each missed defect was copied or outranked."""
+    try:
+        d = load_scores(scores)
+    except FileNotFoundError:
+        raise _fail(f"no scores file {scores}") from None
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets one line
+        raise _fail(f"{scores} is not a score file of the score stage ({type(e).__name__}: {e})") from None
+    pictures = None
+    if images is not None:
+        paths = [images / "test" / str(n) for n in d["names"]]
+        if missing := [str(p) for p in paths if not p.is_file()]:
+            raise _fail(f"{len(missing)} test images of {scores} are not in {images}/test, e.g. {missing[0]}")
+        pictures = load_images(paths, d["maps"].shape[-1])
+    result = diagnose(d, pictures)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "diagnosis.json").write_text(to_json(result))
+    (out / "diagnosis.md").write_text(to_markdown(result))
+    save_figure(figure(result), out / "diagnosis.png")
+    print(f"wrote {out}/diagnosis.json, .md and .png")
+
+
+if __name__ == "__main__":
+    app()
