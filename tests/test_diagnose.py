@@ -90,15 +90,25 @@ def test_detection_shares_per_defect_type_at_both_thresholds():
 def test_missed_defects_are_model_when_copied_and_scoring_when_repaired_but_outranked():
     m = diagnose(_synthetic())["missed"]
     assert m["normal_level"] == pytest.approx(BG, rel=1e-3)  # 10 peak pixels of 2560: below the 99th percentile
-    assert m["per_defect"]["copied"] == {"with_mask": 2, "missed": 2, "model": 2, "scoring": 0,
-                                         "median_ratio": pytest.approx(0.71875, rel=1e-2)}  # a corner: 7/16 bg
-    assert m["per_defect"]["outranked"] == {"with_mask": 2, "missed": 2, "model": 0, "scoring": 2,
-                                            "median_ratio": pytest.approx(5, rel=1e-2)}
-    assert m["per_defect"]["big"]["missed"] == 0 and m["per_defect"]["big"]["median_ratio"] is None
+    copied, outranked, big = (m["per_defect"][t] for t in ("copied", "outranked", "big"))
+    for key in ("all", "best_f1", "calibrated"):  # copied and outranked are missed at both thresholds
+        assert copied[key] == {"n": 2, "model": 2, "scoring": 0,
+                               "median_ratio": pytest.approx(0.71875, rel=1e-2)}  # a mask corner: 7/16 background
+        assert outranked[key] == {"n": 2, "model": 0, "scoring": 2, "median_ratio": pytest.approx(5, rel=1e-2)}
+    assert big["all"]["n"] == 4 and big["all"]["scoring"] == 4  # found: they count among all, not among the missed
+    assert big["best_f1"] == big["calibrated"] == {"n": 0, "model": 0, "scoring": 0, "median_ratio": None}
     rows = {r["name"]: r for r in m["images"]}
-    assert set(rows) == {"copied/014.png", "copied/015.png", "outranked/016.png", "outranked/017.png"}
+    assert len(rows) == 8 and rows["big/010.png"]["missed"] == {"calibrated": False, "best_f1": False}
     assert rows["outranked/016.png"]["region_max"] == pytest.approx(0.005, rel=1e-3)
     assert rows["outranked/016.png"]["outranked_by"] == 10 and rows["copied/014.png"]["class"] == "model"
+    assert rows["copied/014.png"]["missed"] == {"calibrated": True, "best_f1": True}
+
+
+def test_a_defect_missed_only_at_the_calibrated_threshold_counts_there_only():
+    d = _synthetic()
+    d["threshold"] = 0.085  # big/010 (0.08) is missed at the calibrated threshold, found at the best F1
+    per = diagnose(d)["missed"]["per_defect"]["big"]
+    assert per["calibrated"]["n"] == 1 and per["calibrated"]["scoring"] == 1 and per["best_f1"]["n"] == 0
 
 
 def test_map_maxima_positions_and_where_they_sit_in_the_image():
@@ -127,10 +137,10 @@ def test_the_cli_writes_the_same_bytes_twice(tmp_path):
         outputs.append({f: (tmp_path / run / f).read_bytes() for f in ("diagnosis.json", "diagnosis.md", "diagnosis.png")})
     assert outputs[0] == outputs[1]
     r = json.loads(outputs[0]["diagnosis.json"])
-    assert r["missed"]["per_defect"]["outranked"]["scoring"] == 2 and r["maxima"]["with_images"]
+    assert r["missed"]["per_defect"]["outranked"]["best_f1"]["scoring"] == 2 and r["maxima"]["with_images"]
     assert r["detection"]["good"]["flagged"]["calibrated"] == 0.3 and r["thresholds"]["best_f1"] == pytest.approx(0.08)
     md = outputs[0]["diagnosis.md"].decode()
-    assert "| outranked | 2 | 2 | 0 | 2 | 5.00 |" in md and "| good (false positives) | 10 | 30 % | 0 % |" in md
+    assert "| outranked | 2 | 0 | 2 | 5.00 | 0 | 2 | 0 | 2 |" in md and "| copied | 2 | 2 | 0 | 0.72 | 2 | 0 | 2 | 0 |" in md and "| good (false positives) | 10 | 30 % | 0 % |" in md
     assert outputs[0]["diagnosis.png"].startswith(b"\x89PNG")
 
 

@@ -1,6 +1,6 @@
 """Why a category's scores are what they are: detection per defect type, where the maxima of
-the highest-scoring normal images sit, and whether a missed defect was copied by the model or
-repaired but outranked. Reads a score file (``ssae.score_file``), never a model.
+the highest-scoring normal images sit, and whether a defect was copied by the model or repaired
+but outranked. Reads a score file (``ssae.score_file``), never a model.
 
     python -m ssae.diagnose data/scores/pill.npz --images data/raw/pill --out reports/diagnosis/pill
 
@@ -15,12 +15,14 @@ Definitions (all on the stored maps, (N, S, S) at model resolution):
   (``max(1, S // 32)`` px wide) by more than ``FG_DIFF`` in some channel (crude: it fails on
   textures and on objects that touch the border); brightness = the percentile of the pixel's
   grey value (channel mean) in its image (100: the brightest pixel, e.g. a specular spot).
-- a missed defect (known mask, ``score <= best-F1 threshold``): its map is upsampled
-  bilinearly to the mask (``ssae.resample``); the region's error = mean and max of the map
-  in the mask; the normal level = the ``NORMAL_PCT`` percentile of all normal test pixels. A
-  region max above the normal level means the model changed the region, so the miss is the
+- a defect image with a known mask: its map is upsampled bilinearly to the mask
+  (``ssae.resample``); the region's error = mean and max of the map in the mask; the normal
+  level = the ``NORMAL_PCT`` percentile of all normal test pixels. A region max above the
+  normal level means the model changed the region, so a miss (``score <= threshold``) is the
   image score's ("scoring": repaired but outranked by normal maxima elsewhere); at or below
-  it the reconstruction reproduced the defect ("model": repaired nothing).
+  it the reconstruction reproduced the defect ("model": repaired nothing). Counted among the
+  misses at each threshold: with many more defective than normal test images the best F1 may
+  flag (nearly) all, and the calibrated threshold's misses are the informative ones.
 
 Writes DIR/diagnosis.json (sorted keys, floats to 6 significant digits, no timestamps),
 DIR/diagnosis.md (tables) and DIR/diagnosis.png (statistics only, no image pixels).
@@ -88,61 +90,59 @@ def maxima(maps: np.ndarray, images: np.ndarray | None, gt: np.ndarray, known: n
     """Per image: the position (y, x) / S of its map's maximum, its border distance / S, and
     with images (N, 3, S, S) whether it is on the object and its brightness percentile; with a
     known non-empty mask (N, H, W), whether it falls in the mask."""
-    n, s = maps.shape[0], maps.shape[-1]
-    out = []
-    for i in range(n):
+    s, out = maps.shape[-1], []
+    for i in range(len(maps)):
         r, c = np.unravel_index(int(np.argmax(maps[i])), maps.shape[1:])
         rec = {"y": (r + 0.5) / s, "x": (c + 0.5) / s, "border": min(r, c, s - 1 - r, s - 1 - c) / s}
         if images is not None:
-            grey = images[i].mean(axis=0)
-            g = grey[r, c]
+            grey = images[i].mean(axis=0)  # (S, S)
             rec["on_object"] = bool(foreground(images[i])[r, c])
-            rec["brightness_pct"] = 100 * float(np.mean(grey < g) + 0.5 * np.mean(grey == g))
+            rec["brightness_pct"] = 100 * float(np.mean(grey < grey[r, c]) + 0.5 * np.mean(grey == grey[r, c]))
         if known[i] and gt[i].any():
-            h, w = gt.shape[1:]
-            rec["in_mask"] = bool(gt[i, int((r + 0.5) * h / s), int((c + 0.5) * w / s)])
+            rec["in_mask"] = bool(gt[i, int((r + 0.5) * gt.shape[1] / s), int((c + 0.5) * gt.shape[2] / s)])
         out.append(rec)
     return out
 
 
 def summarise(records: list[dict]) -> dict:
     """Medians and shares over a group of ``maxima`` records (keys present in all of them only)."""
-    out: dict = {"n": len(records)}
-    if not records:
+    if not (out := {"n": len(records)})["n"]:
         return out
-    has = lambda k: all(k in r for r in records)  # noqa: E731
     out["median_border"] = float(np.median([r["border"] for r in records]))
-    if has("on_object"):
+    if all("on_object" in r for r in records):
         out["on_object"] = float(np.mean([r["on_object"] for r in records]))
         pct = np.array([r["brightness_pct"] for r in records])
         out["median_brightness_pct"], out["bright_spot"] = float(np.median(pct)), float(np.mean(pct >= BRIGHT_PCT))
-    if has("in_mask"):
+    if all("in_mask" in r for r in records):
         out["in_mask"] = float(np.mean([r["in_mask"] for r in records]))
     return out
 
 
-def missed_defects(d: dict[str, np.ndarray], best: float | None) -> dict:
-    """Missed defects with known masks, each classified "model" or "scoring" (module doc), and
-    per defect type the counts and the median region-max / normal-level ratio."""
-    labels, known = d["labels"], d["known"]
-    has_mask = labels & known & d["gt"].reshape(len(labels), -1).any(axis=1)
-    if not has_mask.any() or labels.all() or best is None:
+def missed_defects(d: dict[str, np.ndarray], thresholds: dict[str, float | None]) -> dict:
+    """Every defect image with a known mask classified "model" or "scoring" (module doc), and per
+    defect type the counts and median region-max / normal-level ratio among all of them ("all")
+    and among those missed (``score <= t``) at each threshold."""
+    labels = d["labels"]
+    has_mask = labels & d["known"] & d["gt"].reshape(len(labels), -1).any(axis=1)
+    if not has_mask.any() or labels.all():
         return {"skipped": "no defect image with a ground-truth mask, or no normal image"}
     normal_level = float(np.percentile(d["maps"][~labels].astype(np.float32), NORMAL_PCT))
-    images, types = [], {}
-    for i in np.flatnonzero(has_mask & (d["scores"] <= best)):
+    images = []
+    for i in np.flatnonzero(has_mask):
         m = upsample(d["maps"][i : i + 1], d["gt"].shape[1:])[0][d["gt"][i]]  # the map in the mask
         ratio = float(m.max()) / normal_level if normal_level > 0 else math.inf
-        kind = "scoring" if ratio > 1 else "model"
         images.append({"name": str(d["names"][i]), "defect": str(d["defects"][i]), "score": float(d["scores"][i]),
-                       "region_mean": float(m.mean()), "region_max": float(m.max()), "ratio": ratio, "class": kind,
-                       "outranked_by": int((d["scores"][~labels] >= d["scores"][i]).sum())})
-    for t in sorted(set(d["defects"][has_mask].tolist())):
-        rows = [r for r in images if r["defect"] == t]
-        types[t] = {"with_mask": int((has_mask & (d["defects"] == t)).sum()), "missed": len(rows),
-                    "model": sum(r["class"] == "model" for r in rows),
-                    "scoring": sum(r["class"] == "scoring" for r in rows),
-                    "median_ratio": float(np.median([r["ratio"] for r in rows])) if rows else None}
+                       "region_mean": float(m.mean()), "region_max": float(m.max()), "ratio": ratio,
+                       "class": "scoring" if ratio > 1 else "model",
+                       "outranked_by": int((d["scores"][~labels] >= d["scores"][i]).sum()),
+                       "missed": {k: (None if t is None else bool(d["scores"][i] <= t)) for k, t in thresholds.items()}})
+    count = lambda rows: {"n": len(rows), "model": sum(q["class"] == "model" for q in rows),  # noqa: E731
+                          "scoring": sum(q["class"] == "scoring" for q in rows),
+                          "median_ratio": float(np.median([q["ratio"] for q in rows])) if rows else None}
+    types = {}
+    for t in sorted({q["defect"] for q in images}):
+        rows = [q for q in images if q["defect"] == t]
+        types[t] = {"all": count(rows)} | {k: count([q for q in rows if q["missed"][k]]) for k in thresholds}
     return {"normal_level": normal_level, "normal_pct": NORMAL_PCT, "images": images, "per_defect": types}
 
 
@@ -165,23 +165,17 @@ def diagnose(d: dict[str, np.ndarray], images: np.ndarray | None = None) -> dict
     return {"thresholds": thresholds, "detection": detection(scores, labels, d["defects"], thresholds),
             "maxima": {"summary": {g: summarise(r) for g, r in groups.items()}, "images": recs,
                        "with_images": images is not None},
-            "missed": missed_defects(d, best),
+            "missed": missed_defects(d, thresholds),
             "constants": {"top_share": TOP_SHARE, "top_min": TOP_MIN, "fg_diff": FG_DIFF, "bright_pct": BRIGHT_PCT}}
 
 
 def rounded(obj):
-    """``obj`` with every float to DIGITS significant digits, NaN/inf as None, numpy scalars as Python."""
+    """``obj`` (dicts, lists, Python scalars) with every float to DIGITS significant digits, NaN/inf as None."""
     if isinstance(obj, dict):
         return {str(k): rounded(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
+    if isinstance(obj, list):
         return [rounded(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(f"{obj:.{DIGITS}g}") if math.isfinite(obj) else None
-    return obj
+    return (float(f"{obj:.{DIGITS}g}") if math.isfinite(obj) else None) if isinstance(obj, float) else obj
 
 
 def to_json(result: dict) -> str:
@@ -189,8 +183,7 @@ def to_json(result: dict) -> str:
     return json.dumps(rounded(result), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def _types(r: dict) -> list[str]:
-    """The defect types in table order: alphabetical, "good" last."""
+def _types(r: dict) -> list[str]:  # table order: alphabetical, "good" last
     return sorted(r["detection"], key=lambda t: (t == "good", t))
 
 
@@ -220,13 +213,15 @@ def to_markdown(r: dict) -> str:
     if "skipped" in m:
         lines += ["", f"Missed defects: skipped ({m['skipped']})."]
     else:
-        lines += ["", f"Missed at the best-F1 threshold (normal level: {m['normal_pct']:.0f}th percentile of normal "
-                  f"pixels, {m['normal_level']:.4g}):", "",
-                  "| defect type | with mask | missed | model: repaired nothing | scoring: repaired, not ranked | "
-                  "median region max / normal level |", "|---|---:|---:|---:|---:|---:|"]
+        lines += ["", f"Defect images with masks; model: region max <= normal level ({m['normal_pct']:.0f}th percentile "
+                  f"of normal pixels, {m['normal_level']:.4g}), the defect was copied; scoring: above it, repaired "
+                  "but outranked.", "", "| defect type | with mask | model | scoring | median region max / normal level | "
+                  "missed @best F1: model | scoring | missed @calibrated: model | scoring |", "|---|" + "---:|" * 8]
         for name, row in m["per_defect"].items():
-            ratio = "–" if row["median_ratio"] is None else f"{row['median_ratio']:.2f}"
-            lines.append(f"| {name} | {row['with_mask']} | {row['missed']} | {row['model']} | {row['scoring']} | {ratio} |")
+            a, b, c = row["all"], row["best_f1"], row["calibrated"]
+            ratio = "–" if a["median_ratio"] is None else f"{a['median_ratio']:.2f}"
+            lines.append(f"| {name} | {a['n']} | {a['model']} | {a['scoring']} | {ratio} | {b['model']} | {b['scoring']} | "
+                         f"{c['model']} | {c['scoring']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -240,8 +235,8 @@ def figure(r: dict) -> Figure:
         v = [r["detection"][n]["flagged"][key] for n in names]
         bars.bar(x + (j - 0.5) * 0.4, [np.nan if a is None else 100 * a for a in v], 0.4, label=label)
     bars.set_xticks(x, [f"{n}\n(n={r['detection'][n]['n']})" for n in names], rotation=45, ha="right", fontsize=9)
-    bars.set(ylabel="% flagged (good: false positives)", ylim=(0, 105), title="detection per defect type")
-    bars.legend(fontsize=9)
+    bars.set(ylabel="% flagged (good: false positives)", ylim=(0, 120), title="detection per defect type")
+    bars.legend(fontsize=9, loc="upper center", ncol=2)
     recs = r["maxima"]["images"]
     for sel, style in [(lambda q: q["defect"] == "good" and not q.get("top_normal"), dict(c="tab:gray", s=12, label="normal")),
                        (lambda q: q.get("top_normal", False), dict(c="tab:blue", s=40, marker="s", label="top normals")),
@@ -252,15 +247,20 @@ def figure(r: dict) -> Figure:
     pos.set(xlim=(0, 1), ylim=(1, 0), aspect="equal", xlabel="x / side", ylabel="y / side", title="map maxima")
     pos.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     m = r["missed"]
-    ratios = [] if "skipped" in m else [q["ratio"] for q in m["images"] if math.isfinite(q["ratio"])]
-    if ratios:
-        hist.hist(np.log2(ratios), bins=20, color="tab:purple")
-        hist.yaxis.set_major_locator(MaxNLocator(integer=True))
+    groups: dict[str, list[float]] = {"missed @best F1": [], "missed @calibrated only": [], "found at both": []}
+    for q in [] if "skipped" in m else [q for q in m["images"] if math.isfinite(q["ratio"])]:
+        g = "found at both" if not (q["missed"]["best_f1"] or q["missed"]["calibrated"]) else \
+            "missed @best F1" if q["missed"]["best_f1"] else "missed @calibrated only"
+        groups[g].append(np.log2(q["ratio"]))
+    if any(groups.values()):
+        hist.hist(list(groups.values()), bins=20, stacked=True, label=list(groups), color=["tab:red", "tab:orange", "tab:gray"])
         hist.axvline(0, color="k", ls="--")
+        hist.yaxis.set_major_locator(MaxNLocator(integer=True))
+        hist.legend(fontsize=9)
     else:
-        hist.text(0.5, 0.5, m.get("skipped", "no missed defect"), ha="center", va="center", wrap=True)
-    hist.set(xlabel="log2(region max / normal level): < 0 model, > 0 scoring", ylabel="missed defect images",
-             title="missed at the best-F1 threshold")
+        hist.text(0.5, 0.5, m.get("skipped", "no defect image with a mask"), ha="center", va="center", wrap=True)
+    hist.set(xlabel="log2(region max / normal level): < 0 model, > 0 scoring", ylabel="defect images with a mask",
+             title="region max / normal level")
     return fig
 
 
