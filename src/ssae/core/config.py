@@ -150,7 +150,7 @@ class ScoreConfig:
     map: Literal["l2", "msgms"] = "l2"
     sigma: float = 2.0  # Gaussian smoothing of the anomaly map, px at model resolution (0: none)
     # image score: the mean of the map's highest image_topk fraction of pixels (0: the maximum)
-    image_topk: float = 0.0
+    image_topk: float = 0.01
     batch_size: int = 16
     gallery_per_type: int = 1  # highest- and lowest-scored examples per defect type in the gallery
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
