@@ -18,6 +18,8 @@ import yaml
 
 from conftest import ROOT, STAGES, merge, stage
 
+pytestmark = pytest.mark.slow  # runs stages as processes
+
 EPOCHS, KILLED_AFTER = 4, 2
 SMALL = {
     "categories": ["grass"],
@@ -35,7 +37,6 @@ KILLED_TRAIN = f"""
 import os, runpy, signal, sys
 import ssae.method.checkpoint as checkpoint
 
-pytestmark = pytest.mark.slow  # runs stages and dvc as processes
 save = checkpoint.save_state
 def save_then_die(path, key, snapshot):
     save(path, key, snapshot)
