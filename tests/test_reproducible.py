@@ -113,7 +113,7 @@ def test_pinning_after_a_torch_operation_is_an_error_not_a_silent_mismatch():
         "import os, torch\n"
         "os.environ['ATEN_CPU_CAPABILITY'] = 'default'\n"
         "torch.ones(4).exp()  # ATen chooses its kernels here, once\n"
-        "from ssae import runtime\n"
+        "from ssae.core import runtime\n"
         "runtime.pin_cpu(2)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,6 +1,6 @@
 """Why a category's scores are what they are: detection per defect type, where the maxima of
 the highest-scoring normal images sit, and whether a defect was copied by the model or repaired
-but outranked. Reads a score file (``ssae.score_file``), never a model.
+but outranked. Reads a score file (``ssae.evaluation.score_file``), never a model.
 
     python -m ssae.evaluation.diagnose data/scores/pill.npz --images data/raw/pill --out reports/diagnosis/pill
 
@@ -16,7 +16,7 @@ Definitions (all on the stored maps, (N, S, S) at model resolution):
   textures and on objects that touch the border); brightness = the percentile of the pixel's
   grey value (channel mean) in its image (100: the brightest pixel, e.g. a specular spot).
 - a defect image with a known mask: its map is upsampled bilinearly to the mask
-  (``ssae.resample``); the region's error = mean and max of the map in the mask; the normal
+  (``ssae.data.resolution.upsample``); the region's error = mean and max of the map in the mask; the normal
   level = the ``NORMAL_PCT`` percentile of all normal test pixels. A region max above the
   normal level means the model changed the region, so a miss (``score <= threshold``) is the
   image score's ("scoring": repaired but outranked by normal maxima elsewhere); at or below

@@ -163,7 +163,9 @@ def main(
     """Plot and tabulate accuracy against training compute."""
     missing = [n for n in names if not (Path("reports/seeds") / f"{n}.json").is_file()]
     if missing:
-        raise typer.BadParameter(f"no record reports/seeds/{missing[0]}.json: run `python -m ssae.seeds run` first")
+        raise typer.BadParameter(
+            f"no record reports/seeds/{missing[0]}.json: run `python -m ssae.experiments.seed_study run` first"
+        )
     pts = points([json.loads((Path("reports/seeds") / f"{n}.json").read_text()) for n in names], train_images)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure(pts, out.with_suffix(".png"), title)
