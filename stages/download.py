@@ -18,10 +18,12 @@ The temporary folders of a killed run (data/.raw.<category>.*) are removed by th
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.cli import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -32,7 +34,7 @@ app = typer.Typer(add_completion=False)
     "downloads into data.mvtec.cache_dir, or reads data.mvtec.archive or data.mvtec.directory).",
     f"{paths.raw_category(C)}/ in MVTec AD layout: train/good/, test/<defect>/, ground_truth/<defect>/.",
     "python stages/download.py --category brick   (in the pipeline: dvc repro download@brick)"))
-def main(category: str = typer.Option(..., help="Category to build or fetch (one of params.yaml categories).")) -> None:
+def main(category: Optional[str] = typer.Option(None, help="Category to build or fetch (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
     import shutil  # imported here: --help stays fast
     import tempfile
     from pathlib import Path
@@ -45,6 +47,7 @@ def main(category: str = typer.Option(..., help="Category to build or fetch (one
     from ssae.layout import DatasetError, index_category
     from ssae.mvtec_source import acquire_mvtec
 
+    category = stage_category(category)
     params = params_or_exit(category)
     out = paths.raw_category(category)
     paths.DATA.mkdir(parents=True, exist_ok=True)

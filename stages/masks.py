@@ -7,10 +7,12 @@ src/ssae/masks.py; mask k is seeded by (seed, category, k).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.cli import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -21,11 +23,12 @@ app = typer.Typer(add_completion=False)
     "overrides.<category>.masks and .train.",
     f"{paths.masks_file(C)} (bit-packed masks at train.image_size).",
     "python stages/masks.py --category brick   (in the pipeline: dvc repro masks@brick)"))
-def main(category: str = typer.Option(..., help="Category to compute masks for (one of params.yaml categories).")) -> None:
+def main(category: Optional[str] = typer.Option(None, help="Category to compute masks for (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
     from ssae.artifacts import pack_masks, save_npz  # imported here: --help stays fast
     from ssae.cli import start
     from ssae.masks import mask_bank, mask_families
 
+    category = stage_category(category)
     params, table, _ = start(category)
     n_train = int((table.split == "train").sum())
     bank = mask_bank(n_train, params.train.image_size, params.masks, params.seed, category)

@@ -14,11 +14,13 @@ A defect image without a mask has unknown ground truth (``known`` False): pixel 
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 from PIL import Image
 
 from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.cli import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -47,7 +49,7 @@ def ground_truth(test, size: int) -> np.ndarray:
     "score.gallery_per_type, score.device, runtime and overrides.<category>.score.",
     f"{paths.scores_file(C)} (maps, scores, labels, masks, threshold), {paths.gallery_png(C)}.",
     "python stages/score.py --category brick   (in the pipeline: dvc repro score@brick)"))
-def main(category: str = typer.Option(..., help="Category to score (one of params.yaml categories).")) -> None:
+def main(category: Optional[str] = typer.Option(None, help="Category to score (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
     import numpy as np  # imported here (torch): --help stays fast
 
     from ssae import runtime
@@ -58,6 +60,7 @@ def main(category: str = typer.Option(..., help="Category to score (one of param
     from ssae.score_file import save_scores
     from ssae.scoring import anomaly_maps, image_scores, reconstruct
 
+    category = stage_category(category)
     params, table, device = start(category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads))
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)

@@ -19,10 +19,12 @@ uninterrupted run; any other key starts over. The checkpoint is deleted once the
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from ssae import paths
-from ssae.cli import CATEGORY as C, stage_help
+from ssae.cli import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -37,7 +39,7 @@ app = typer.Typer(add_completion=False)
     f"{paths.model_calibration(C)} (threshold), "
     f"{paths.train_log_dir(C)}/ (DVCLive loss per epoch).",
     "python stages/train.py --category brick   (in the pipeline: dvc repro train@brick)"))
-def main(category: str = typer.Option(..., help="Category to train (one of params.yaml categories).")) -> None:
+def main(category: Optional[str] = typer.Option(None, help="Category to train (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
     from dvclive import Live  # imported here (torch, dvclive): --help stays fast
 
     from ssae import runtime
@@ -50,6 +52,7 @@ def main(category: str = typer.Option(..., help="Category to train (one of param
     from ssae.scoring import anomaly_maps, image_scores, reconstruct
     from ssae.training import train
 
+    category = stage_category(category)
     params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads))
     cfg = params.train
     normal = list(table[table.split == "train"].image)
