@@ -15,6 +15,7 @@ from PIL import Image
 
 from ssae.layout import DatasetError, index_category
 from ssae.mvtec import OFFICIAL, CategorySpec
+from ssae.preprocess import UnsupportedImage, check_mode
 
 def _numbering(names: list[str], expected: int | None = None) -> str:
     """Which files of a folder numbered 000, 001, ... (the MVTec AD naming) are missing or extra.
@@ -58,10 +59,13 @@ def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) ->
     def decoded_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as im:
             im.load()
+            check_mode(im, path.relative_to(root))  # pixels the preprocessing would misread
             return im.size
 
     try:
         size = decoded_size(image)
+    except UnsupportedImage as e:
+        return str(e)
     except (OSError, SyntaxError, ValueError) as e:  # what PIL raises for truncated or foreign files
         return f"cannot decode {image.relative_to(root)}: {' '.join(str(e).split())}"
     if side is not None and size != (side, side):
@@ -69,6 +73,8 @@ def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) ->
     if mask is not None:
         try:
             m = decoded_size(mask)
+        except UnsupportedImage as e:
+            return str(e)
         except (OSError, SyntaxError, ValueError) as e:
             return f"cannot decode {mask.relative_to(root)}: {' '.join(str(e).split())}"
         if m != size:
