@@ -109,7 +109,8 @@ def main(
         raise error(f"--map-format must be npy or png16, got {map_format!r}")
     if device not in DEVICES:
         raise error(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if not (model.suffix == ".onnx" and model.is_file()) and not model.is_dir():
+    if not (model.suffix == ".onnx" and model.is_file()) and not (
+            model.is_dir() and any((model / f).exists() for f in ("model.pt", "meta.json", "calibration.json"))):
         raise error(f"{model}: not a model folder (model.pt, meta.json, calibration.json) nor an .onnx file")
     folder = OutFolder(out)
     try:
