@@ -6,7 +6,8 @@ Usage: python benchmarks/bench_large_jpeg.py [--model-size 64] [--runs 3] [--sid
 
 Each run is a fresh process, as a user runs it. Printed per configuration, as medians over the
 runs: the whole command's wall time (interpreter start and imports included), the time predict
-itself reports (reading, scoring and writing the image), and the process's peak RSS
+itself reports (reading, scoring and writing the image), the process's CPU time (user + system:
+what a loaded machine's wall time hides) and its peak RSS
 (``resource.getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper process per run). The model is params.yaml's train.model with seeded random
 weights (speed does not depend on the weights).
 """
@@ -30,21 +31,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_predict import make_model  # noqa: E402
 
 
-def run_once(args: list[str]) -> tuple[float, float, float]:
-    """(wall s, predict's own s, peak RSS MB) of one fresh process."""
+def run_once(args: list[str]) -> tuple[float, float, float, float]:
+    """(wall s, predict's own s, peak RSS MB, CPU s) of one fresh process."""
     code = ("import resource, subprocess, sys, time\n"
             "t = time.perf_counter()\n"
             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
             "wall = time.perf_counter() - t\n"
-            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-            "print(r.returncode, wall, peak)\n"
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "print(r.returncode, wall, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime)\n"
             "print(r.stdout + r.stderr, file=sys.stderr)\n")
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
-    rc, wall, peak = r.stdout.split()
+    rc, wall, peak, cpu = r.stdout.split()
     if rc != "0":
         raise SystemExit(f"predict failed:\n{r.stderr}")
     own = float(re.search(r"in ([0-9.]+) s:", r.stderr).group(1))
-    return float(wall), own, float(peak)
+    return float(wall), own, float(peak), float(cpu)
 
 
 def main() -> None:
@@ -72,9 +73,9 @@ def main() -> None:
                     out = tmp / f"out{time.monotonic_ns()}"
                     results.append(run_once([sys.executable, "-m", "ssae.predict", str(model), str(tmp / "photo.jpg"),
                                              "--out", str(out), "--device", "cpu", "--max-side", max_side]))
-                wall, own, peak = (statistics.median(x) for x in zip(*results))
+                wall, own, peak, cpu = (statistics.median(x) for x in zip(*results))
                 print(f"{'onnx' if model == onnx else 'torch'} --max-side {max_side:>4}: wall {wall:.2f} s "
-                      f"(predict's own {own:.2f} s), peak RSS {peak:.0f} MB  [median of {args.runs}; "
+                      f"(predict's own {own:.2f} s), CPU {cpu:.2f} s, peak RSS {peak:.0f} MB  [median of {args.runs}; "
                       f"walls {', '.join(f'{r[0]:.2f}' for r in results)}]")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}")
 
