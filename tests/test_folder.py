@@ -93,7 +93,7 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     ).all()
     assert ((table.normalised > 0.5) == (table.decision == "anomalous")).all()
     first = table.iloc[0]
-    assert first["map"] == "dent__0_map.npy" and np.load(tmp_path / "torch" / first["map"]).shape == SIZE["widget-A"]
+    assert first["map"] == "dent/0.jpg.map.npy" and np.load(tmp_path / "torch" / first["map"]).shape == SIZE["widget-A"]
     with Image.open(tmp_path / "torch" / first.overlay) as im:
         assert im.size == SIZE["widget-A"][::-1] and im.mode == "RGB"
     # the same scores as the pipeline's score stage (names sorted alike: dent, good, scuff)
@@ -116,7 +116,7 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     onnx_table = pd.read_csv(tmp_path / "onnx/predictions.csv")
     assert np.allclose(onnx_table.score, table.score, rtol=1e-5, atol=1e-7)
     assert (onnx_table.decision == table.decision).all()
-    with Image.open(tmp_path / "onnx" / "dent__0_map.png") as im:
+    with Image.open(tmp_path / "onnx" / "dent/0.jpg.map.png") as im:
         assert im.size == SIZE["widget-A"][::-1] and np.asarray(im).dtype in (np.uint16, np.int32)
 
 
