@@ -18,29 +18,16 @@ from PIL import Image
 
 from ssae.core.artifacts import load_npz
 from ssae.method.calibration import holdout_split
-from conftest import BIN, ROOT, SIZE, new_project, run, write_custom_tree
+from conftest import BIN, FOLDER_TINY, ROOT, SIZE, new_project, run, write_custom_tree
 
 pytestmark = pytest.mark.slow  # runs stages and dvc as processes
-
-TINY = {
-    "categories": ["widget-A", "plate_2"],
-    # DVC tracks each category's override entry: your own categories need one (docs/datasets.md)
-    "overrides": {c: {"masks": {}, "train": {}, "score": {}} for c in ("widget-A", "plate_2")},
-    "masks": {"per_image": 2},
-    "train": {
-        "image_size": 32,
-        "epochs": 1,
-        "batch_size": 3,
-        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
-    },
-}
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("folder")
     tree = write_custom_tree(base / "photos")
-    dst = new_project(base / "repo", TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
+    dst = new_project(base / "repo", FOLDER_TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
     run(["dvc", "repro"], dst)
     return dst
 

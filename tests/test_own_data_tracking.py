@@ -15,8 +15,7 @@ from PIL import Image
 
 from ssae.core.config import parse_params
 from ssae.data.fingerprint import listing, manifest, manifest_bytes
-from test_folder import TINY, write_custom_tree
-from test_pipeline import BIN, GIT_IDENTITY, new_project, run
+from conftest import BIN, FOLDER_TINY, GIT_IDENTITY, new_project, run, write_custom_tree
 
 
 def folder_params(root: Path, categories=("widget-A",)):
@@ -86,7 +85,7 @@ def mask(path: Path, shape: tuple[int, int]) -> None:
 @pytest.mark.slow
 def test_edits_to_the_folder_rerun_exactly_that_category(tmp_path):
     tree = write_custom_tree(tmp_path / "photos")
-    repo = new_project(tmp_path / "repo", TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
+    repo = new_project(tmp_path / "repo", FOLDER_TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
     run(["dvc", "repro"], repo)
     assert ran(run(["dvc", "repro"], repo)) == {"fingerprint"}  # a no-op stays a no-op
     # the edit: 4 defect images with masks added, 2 training images removed
