@@ -85,7 +85,7 @@ def output_names(files: list[Path]) -> list[str]:
 
 
 def read_image(path: Path, max_side: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
-    """(h, w, 3) uint8 under ``preprocess``'s RGB policy, reduced so that max(h, w) <=
+    """(h, w, 3) uint8 under ``ssae.data.images``' RGB policy, reduced so that max(h, w) <=
     ``max_side`` (0: full size), and the file's own (H, W). Raises ``InputError`` naming it."""
     try:
         with Image.open(path) as im:
