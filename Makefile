@@ -21,7 +21,9 @@ RUN := PATH="$(VENV_BIN):$$PATH"
 
 env: .venv/.synced
 
+# params.yaml checked first: a bad category name gets the project's one-line error, not DVC's
 repro: env
+	$(RUN) python -m ssae.core.check_params
 	$(RUN) dvc repro
 
 test: env

@@ -18,10 +18,11 @@ The temporary folders of a killed run (data/.raw.<category>.*) are removed by th
 
 from __future__ import annotations
 
+
 import typer
 
 from ssae.core import paths
-from ssae.startup import CATEGORY as C, stage_help
+from ssae.startup import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -35,7 +36,11 @@ app = typer.Typer(add_completion=False)
         "python stages/download.py --category brick   (in the pipeline: dvc repro download@brick)",
     )
 )
-def main(category: str = typer.Option(..., help="Category to build or fetch (one of params.yaml categories).")) -> None:
+def main(
+    category: str | None = typer.Option(
+        None, help="Category to build or fetch (one of params.yaml categories; under dvc repro: the stage's)."
+    ),
+) -> None:
     import shutil  # imported here: --help stays fast
     import tempfile
     from pathlib import Path
@@ -48,6 +53,7 @@ def main(category: str = typer.Option(..., help="Category to build or fetch (one
     from ssae.data.dataset_format import DatasetError, index_category
     from ssae.data.mvtec_source import acquire_mvtec
 
+    category = stage_category(category)
     params = params_or_exit(category)
     out = paths.raw_category(category)
     paths.DATA.mkdir(parents=True, exist_ok=True)

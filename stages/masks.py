@@ -7,10 +7,11 @@ src/ssae/method/corruption_masks.py; mask k is seeded by (seed, category, k).
 
 from __future__ import annotations
 
+
 import typer
 
 from ssae.core import paths
-from ssae.startup import CATEGORY as C, stage_help
+from ssae.startup import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -25,12 +26,15 @@ app = typer.Typer(add_completion=False)
     )
 )
 def main(
-    category: str = typer.Option(..., help="Category to compute masks for (one of params.yaml categories)."),
+    category: str | None = typer.Option(
+        None, help="Category to compute masks for (one of params.yaml categories; under dvc repro: the stage's)."
+    ),
 ) -> None:
     from ssae.core.artifacts import pack_masks, save_npz  # imported here: --help stays fast
     from ssae.startup import start
     from ssae.method.corruption_masks import mask_bank, mask_families
 
+    category = stage_category(category)
     params, table, _ = start(category)
     n_train = int((table.split == "train").sum())
     bank = mask_bank(n_train, params.train.image_size, params.masks, params.seed, category)

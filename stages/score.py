@@ -14,10 +14,11 @@ A defect image without a mask has unknown ground truth (``known`` False): pixel 
 
 from __future__ import annotations
 
+
 import typer
 
 from ssae.core import paths
-from ssae.startup import CATEGORY as C, stage_help
+from ssae.startup import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -29,7 +30,7 @@ app = typer.Typer(add_completion=False)
     "score.gallery_per_type, score.device, runtime and overrides.<category>.score.",
     f"{paths.scores_file(C)} (maps, scores, labels, masks, threshold), {paths.gallery_png(C)}.",
     "python stages/score.py --category brick   (in the pipeline: dvc repro score@brick)"))
-def main(category: str = typer.Option(..., help="Category to score (one of params.yaml categories).")) -> None:
+def main(category: str | None = typer.Option(None, help="Category to score (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
     import numpy as np  # imported here (torch): --help stays fast
 
     from ssae.core import runtime
@@ -40,6 +41,7 @@ def main(category: str = typer.Option(..., help="Category to score (one of param
     from ssae.evaluation.score_file import save_scores
     from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
 
+    category = stage_category(category)
     params, table, device = start(category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads))
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)

@@ -19,10 +19,11 @@ uninterrupted run; any other key starts over. The checkpoint is deleted once the
 
 from __future__ import annotations
 
+
 import typer
 
 from ssae.core import paths
-from ssae.startup import CATEGORY as C, stage_help
+from ssae.startup import CATEGORY as C, stage_category, stage_help
 
 app = typer.Typer(add_completion=False)
 
@@ -37,7 +38,7 @@ app = typer.Typer(add_completion=False)
     f"{paths.model_calibration(C)} (threshold), "
     f"{paths.train_log_dir(C)}/ (DVCLive loss per epoch).",
     "python stages/train.py --category brick   (in the pipeline: dvc repro train@brick)"))
-def main(category: str = typer.Option(..., help="Category to train (one of params.yaml categories).")) -> None:
+def main(category: str | None = typer.Option(None, help="Category to train (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
     from dvclive import Live  # imported here (torch, dvclive): --help stays fast
 
     from ssae.core import runtime
@@ -50,6 +51,7 @@ def main(category: str = typer.Option(..., help="Category to train (one of param
     from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
     from ssae.method.training import train
 
+    category = stage_category(category)
     params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads))
     cfg = params.train
     normal = list(table[table.split == "train"].image)

@@ -23,6 +23,7 @@ def item(template: str, category: str = "brick") -> str:
 
 def test_outputs_match_the_paths_module():
     c = "brick"
+    assert outs("fingerprint") == [str(paths.FINGERPRINTS)]
     assert [item(o) for o in outs("download")] == [str(paths.raw_category(c))]
     assert [item(o) for o in outs("masks")] == [str(paths.masks_file(c))]
     assert [item(o) for o in outs("train")] == [str(paths.model_dir(c)), str(paths.train_log_dir(c))]
@@ -38,6 +39,7 @@ def test_outputs_match_the_paths_module():
 def test_data_dependencies_are_upstream_outputs():
     c = "brick"
     deps = lambda s: [item(d) for d in DVC[s]["deps"] if not d.endswith(".py")]  # noqa: E731
+    assert deps("download") == [str(paths.fingerprint_file(c))]  # the folder outside the workspace
     assert deps("masks") == [str(paths.raw_category(c))]
     assert deps("train") == [str(paths.raw_category(c)), str(paths.masks_file(c))]
     assert deps("score") == [str(paths.raw_category(c)), str(paths.model_dir(c))]
@@ -99,3 +101,21 @@ def test_plots_use_the_projects_template_and_page():
     assert "html_template = ../plots/template.html" in config
     page = (ROOT / "plots" / "template.html").read_text()
     assert "{plot_divs}" in page and "{scripts}" not in page and "cdn." not in page and "vegaEmbed" in page
+
+
+def test_no_command_holds_a_category_name():
+    """DVC runs cmd through a shell: a category such as 'x;touch pwned' must not reach it (the
+    stages read their category from DVC_STAGE)."""
+    for name, stage in DVC.items():
+        assert "${" not in stage["cmd"], name
+    assert DVC["fingerprint"]["always_changed"] is True
+
+
+def test_a_stage_reads_its_category_from_dvc_stage(monkeypatch):
+    from ssae.startup import stage_category
+
+    monkeypatch.setenv("DVC_STAGE", "train@x;touch pwned")
+    assert stage_category(None) == "x;touch pwned"
+    monkeypatch.setenv("DVC_STAGE", "sub/dvc.yaml:score@a@b")
+    assert stage_category(None) == "a@b"
+    assert stage_category("brick") == "brick"  # --category wins (a manual run)

@@ -18,29 +18,16 @@ from PIL import Image
 
 from ssae.core.artifacts import load_npz
 from ssae.method.calibration import holdout_split
-from conftest import BIN, ROOT, SIZE, new_project, run, write_custom_tree
+from conftest import BIN, FOLDER_TINY, ROOT, SIZE, new_project, run, write_custom_tree
 
 pytestmark = pytest.mark.slow  # runs stages and dvc as processes
-
-TINY = {
-    "categories": ["widget-A", "plate_2"],
-    # DVC tracks each category's override entry: your own categories need one (docs/datasets.md)
-    "overrides": {c: {"masks": {}, "train": {}, "score": {}} for c in ("widget-A", "plate_2")},
-    "masks": {"per_image": 2},
-    "train": {
-        "image_size": 32,
-        "epochs": 1,
-        "batch_size": 3,
-        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
-    },
-}
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("folder")
     tree = write_custom_tree(base / "photos")
-    dst = new_project(base / "repo", TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
+    dst = new_project(base / "repo", FOLDER_TINY | {"data": {"dataset": "folder", "folder": {"root": str(tree)}}})
     run(["dvc", "repro"], dst)
     return dst
 
@@ -93,7 +80,7 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     ).all()
     assert ((table.normalised > 0.5) == (table.decision == "anomalous")).all()
     first = table.iloc[0]
-    assert first["map"] == "dent__0_map.npy" and np.load(tmp_path / "torch" / first["map"]).shape == SIZE["widget-A"]
+    assert first["map"] == "dent/0.jpg.map.npy" and np.load(tmp_path / "torch" / first["map"]).shape == SIZE["widget-A"]
     with Image.open(tmp_path / "torch" / first.overlay) as im:
         assert im.size == SIZE["widget-A"][::-1] and im.mode == "RGB"
     # the same scores as the pipeline's score stage (names sorted alike: dent, good, scuff)
@@ -116,7 +103,7 @@ def test_predict_from_the_model_folder_alone_on_torch_and_onnx(repo, tmp_path):
     onnx_table = pd.read_csv(tmp_path / "onnx/predictions.csv")
     assert np.allclose(onnx_table.score, table.score, rtol=1e-5, atol=1e-7)
     assert (onnx_table.decision == table.decision).all()
-    with Image.open(tmp_path / "onnx" / "dent__0_map.png") as im:
+    with Image.open(tmp_path / "onnx" / "dent/0.jpg.map.png") as im:
         assert im.size == SIZE["widget-A"][::-1] and np.asarray(im).dtype in (np.uint16, np.int32)
 
 

@@ -150,9 +150,46 @@ def test_predict_names_a_bad_input(tmp_path):
         [sys.executable, "-m", "ssae.deploy.predict", str(tmp_path), str(bad)], capture_output=True, text=True
     )
     assert r.returncode == 2 and "not a model folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    from ssae.deploy.predict import InputError, find_images, read_rgb8
+    from ssae.deploy.predict_io import InputError, find_images, read_image
 
     with pytest.raises(InputError, match=r"bad.png: cannot decode"):
-        read_rgb8(bad)
+        read_image(bad)
     with pytest.raises(InputError, match=r"missing/\*.jpg: no such image"):
         find_images([str(tmp_path / "missing" / "*.jpg")])
+
+
+def test_link_loops_are_one_line_or_never_walked(tree, tmp_path):
+    (tree / "widget-A/train/good/up").symlink_to("..")  # a folder loop: outside the layout, never walked
+    acquire(tree, tmp_path, ("widget-A",))
+    assert (tmp_path / "out/widget-A/train/good/00.jpg").is_file() and not (
+        tmp_path / "out/widget-A/train/good/up"
+    ).exists()
+    (tree / "widget-A/test/good/self.jpg").symlink_to("self.jpg")  # a file loop: named
+    msg = one_line_error(tree, tmp_path / "again", ("widget-A",))
+    assert "cannot decode test/good/self.jpg" in msg and "Too many levels of symbolic links" in msg
+
+
+def test_a_relative_link_is_placed_as_the_file_it_points_to(tree, tmp_path):
+    (tree / "widget-A/train/good/link.jpg").symlink_to("00.jpg")
+    acquire(tree, tmp_path, ("widget-A",))
+    placed = tmp_path / "out/widget-A/train/good/link.jpg"
+    assert not placed.is_symlink() and placed.read_bytes() == (tree / "widget-A/train/good/00.jpg").read_bytes()
+
+
+def test_webp_is_read_and_what_is_skipped_is_listed(tree, tmp_path, capsys):
+    Image.open(tree / "widget-A/train/good/00.jpg").save(tree / "widget-A/train/good/w.webp")
+    (tree / "widget-A/train/good/more").mkdir()
+    shutil.copy(tree / "widget-A/train/good/01.jpg", tree / "widget-A/train/good/more/x.jpg")
+    (tree / "widget-A/notes.txt").write_text("n")
+    acquire(tree, tmp_path, ("widget-A",))
+    assert (tmp_path / "out/widget-A/train/good/w.webp").is_file()
+    err = capsys.readouterr().err
+    assert (
+        "widget-A: skipped 2 files outside the layout" in err and "train/good/more/x.jpg" in err and "notes.txt" in err
+    )
+
+
+def test_a_float_tiff_out_of_range_is_refused_by_name(tree, tmp_path):
+    Image.fromarray(np.full((40, 56), 120.0, np.float32), mode="F").save(tree / "widget-A/train/good/f.tif")
+    msg = one_line_error(tree, tmp_path, ("widget-A",))
+    assert "train/good/f.tif: a floating-point image with values in [120, 120]" in msg

@@ -23,5 +23,6 @@ def test_deployed_and_onnx_scores_are_the_top_k_mean_of_the_map(tmp_path, topk):
     assert np.allclose(score, image_scores(full, topk), rtol=1e-5, atol=1e-9)
     if topk:
         assert (score < full.reshape(3, -1).max(axis=1)).all()  # a mean over 13 pixels, not the max
-    export_onnx(deployed, {"train": {}}, tmp_path / "m.onnx")
+    info = {"train": {}, "calibration": {"threshold": 0.01, "scale": 0.001, "quantile": 0.99}}  # as load_deployed's
+    export_onnx(deployed, info, tmp_path / "m.onnx")
     assert np.abs(OnnxScorer(tmp_path / "m.onnx")(image)[0] - score).max() < 1e-6

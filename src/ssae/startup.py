@@ -7,6 +7,7 @@ appears without loading the libraries its command uses.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, TypeVar
 from collections.abc import Callable
@@ -34,6 +35,22 @@ def fail(message: str) -> typer.Exit:
     """Print ``error: message`` to stderr; return the exit to raise (status 2)."""
     print(f"error: {message}", file=sys.stderr)
     return typer.Exit(code=2)
+
+
+def stage_category(category: str | None) -> str:
+    """``--category``, or else the category of the DVC stage running this command (``DVC_STAGE``,
+    e.g. ``train@widget``). dvc.yaml passes no category on the command line: DVC runs ``cmd``
+    through a shell, and a category name must never reach one."""
+    if category is not None:
+        return category
+    stage = os.environ.get("DVC_STAGE", "")
+    head, colon, tail = stage.partition(":")
+    if colon and head.endswith(("dvc.yaml", "dvc.yml")):  # a dvc.yaml outside the root: "sub/dvc.yaml:train@x"
+        stage = tail
+    _, at, item = stage.partition("@")
+    if not at:
+        raise fail("--category is required (outside `dvc repro`)")
+    return item
 
 
 def params_or_exit(category: str | None = None) -> Params:

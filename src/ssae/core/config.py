@@ -218,7 +218,7 @@ class Params:
                f"has duplicates: {list(self.categories)}")
         if self.data.dataset == "folder":  # any sub-folder of data.folder.root (the download stage checks)
             bad = [c for c in self.categories if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", c)]
-            check("categories", not bad, f"must be plain folder names (letters, digits, _ . -), got {bad}")
+            check("categories", not bad, f"must be plain folder names (letters, digits, _ . -; not starting with . or -), got {bad}")
         else:
             known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else mvtec.CATEGORIES
             unknown = [c for c in self.categories if c not in known]

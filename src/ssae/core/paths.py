@@ -9,6 +9,7 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 DATA = Path("data")
+FINGERPRINTS = DATA / "fingerprints"  # FINGERPRINTS/<category>.json: the listing of its source folder
 RAW = DATA / "raw"  # the dataset in MVTec AD layout: RAW/<category>/{train,test,ground_truth}
 MASKS = DATA / "masks"  # MASKS/<category>.npz: bit-packed corruption mask bank
 MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json,calibration.json}
@@ -28,6 +29,10 @@ LOSS_CSV = PLOTS / "loss.csv"  # category, epoch, loss: training loss
 METRICS = REPORTS / "metrics.json"
 RESULTS_CSV = REPORTS / "results.csv"
 RESULTS_MD = REPORTS / "results.md"
+
+
+def fingerprint_file(category: str) -> Path:
+    return FINGERPRINTS / f"{category}.json"
 
 
 def raw_category(category: str) -> Path:

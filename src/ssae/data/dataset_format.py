@@ -2,7 +2,7 @@
 and its images and masks loaded as arrays.
 
 Layout: ``<cat>/train/good/*``, ``<cat>/test/good/*``, ``<cat>/test/<defect>/*`` and, optionally
-per defect type, ``<cat>/ground_truth/<defect>/<stem>_mask.*``; files PNG, JPEG, BMP or TIFF.
+per defect type, ``<cat>/ground_truth/<defect>/<stem>_mask.*``; files PNG, JPEG, BMP, TIFF or WebP.
 ``index_category`` is a pure parser: it reads names only. A defect type without a
 ground_truth folder has no masks (its ``mask`` is None, its pixels are unknown); one with a
 folder must pair every image with exactly one mask and every mask with an image. A test set may
@@ -19,7 +19,7 @@ from PIL import Image
 
 from ssae.data.images import model_input
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 class DatasetError(ValueError):

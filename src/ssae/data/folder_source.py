@@ -3,7 +3,9 @@
 The same path as MVTec AD's ``source: directory``: each selected category is verified
 (``mvtec_verify.verify_category`` with no published counts: every file decodes, every mask
 pairs with an image of its size), then hard-linked (or copied) by ``mvtec_source.place_category``.
-The user's tree is never modified.
+The user's tree is never modified. Files outside the layout (other suffixes, sub-folders of
+train/good, a ``.DS_Store``) are not read: the stage lists them, so that nothing is skipped
+silently.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from PIL import Image
 
 from ssae.core.data_config import FolderConfig
 from ssae.data.dataset_format import DatasetError, index_category
+from ssae.data.fingerprint import listing
 from ssae.data.mvtec_source import place_category
 from ssae.data.mvtec_verify import verify_category
 
@@ -31,6 +34,13 @@ def colour_counts(root: Path) -> dict[str, int]:
         with Image.open(image) as im:
             counts["greyscale" if im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F") else "colour"] += 1
     return counts
+
+
+def skipped_files(root: Path, table) -> list[str]:
+    """Files under ``root`` that are not an image or mask of its ``index_category`` table,
+    relative to ``root`` (symbolic-link loops are not followed twice)."""
+    used = {str(Path(f).relative_to(root)) for f in [*table.image, *table["mask"].dropna()]}
+    return [rel for rel, *_ in listing(root) if rel not in used]
 
 
 def acquire_folder(cfg: FolderConfig, categories: tuple[str, ...], out: Path) -> None:
@@ -58,3 +68,10 @@ def acquire_folder(cfg: FolderConfig, categories: tuple[str, ...], out: Path) ->
             f"{counts['colour']} colour images{mixed}",
             file=sys.stderr,
         )
+        if skipped := skipped_files(src, index_category(src)):
+            more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+            print(
+                f"{category}: skipped {len(skipped)} files outside the layout (images directly in train/good, "
+                f"test/<type>, ground_truth/<type>): {skipped[:10]}{more}",
+                file=sys.stderr,
+            )

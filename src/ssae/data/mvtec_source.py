@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ssae.core.data_config import MvtecConfig
-from ssae.data.dataset_format import DatasetError
+from ssae.data.dataset_format import DatasetError, index_category
 from ssae.data.tar_extract import extract_categories
 from ssae.data.http_download import DownloadError, cached_download, verify_file
 from ssae.core.mvtec import ARCHIVE_NAME, LANDING_PAGE, OFFICIAL, CategorySpec, max_category_bytes, max_file_bytes
@@ -77,20 +77,31 @@ def get_archive(
 
 
 def place_category(src: Path, dst: Path) -> str:
-    """Hard-link every file of ``src`` into a new ``dst`` (copy when linking fails, e.g. across
-    file systems); return "linked" or "copied". ``src`` is never modified: DVC replaces the
-    links by copies from its cache when it stores ``data/raw``."""
+    """Hard-link every image and mask of ``src``'s layout (``dataset_format.index_category``) into a new
+    ``dst`` (copy when linking fails, e.g. across file systems); return "linked" or "copied".
+
+    Only the layout's files are placed, so other files and sub-folders (a symbolic link loop
+    among them) are never walked; a symbolic link is placed as the file it points to (a
+    relative link would break in ``dst``). ``src`` is never modified: DVC replaces the links by
+    copies from its cache when it stores ``data/raw``. Raises ``DatasetError`` naming a file
+    that cannot be placed.
+    """
+    src, dst = Path(src), Path(dst)
+    table = index_category(src)
     how = {"linked": 0, "copied": 0}
-
-    def link(s: str, d: str) -> None:
+    for f in [*table.image, *table["mask"].dropna()]:
+        target = dst / Path(f).relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        real = os.path.realpath(f)
         try:
-            os.link(s, d)
-            how["linked"] += 1
-        except OSError:
-            shutil.copy2(s, d)
-            how["copied"] += 1
-
-    shutil.copytree(src, dst, copy_function=link)
+            try:
+                os.link(real, target)
+                how["linked"] += 1
+            except OSError:
+                shutil.copy2(real, target)
+                how["copied"] += 1
+        except OSError as e:
+            raise DatasetError(f"{src.name}: cannot read {Path(f).relative_to(src)}: {e.strerror or e}") from None
     return "copied" if how["copied"] else "linked"
 
 

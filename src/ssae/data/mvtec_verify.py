@@ -15,6 +15,7 @@ from PIL import Image
 
 from ssae.data.dataset_format import DatasetError, index_category
 from ssae.core.mvtec import OFFICIAL, CategorySpec
+from ssae.data.images import UnsupportedImage, check_mode
 
 
 def _numbering(names: list[str], expected: int | None = None) -> str:
@@ -64,10 +65,13 @@ def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) ->
     def decoded_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as im:
             im.load()
+            check_mode(im, path.relative_to(root))  # pixels the preprocessing would misread
             return im.size
 
     try:
         size = decoded_size(image)
+    except UnsupportedImage as e:
+        return str(e)
     except (OSError, SyntaxError, ValueError) as e:  # what PIL raises for truncated or foreign files
         return f"cannot decode {image.relative_to(root)}: {' '.join(str(e).split())}"
     if side is not None and size != (side, side):
@@ -75,6 +79,8 @@ def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) ->
     if mask is not None:
         try:
             m = decoded_size(mask)
+        except UnsupportedImage as e:
+            return str(e)
         except (OSError, SyntaxError, ValueError) as e:
             return f"cannot decode {mask.relative_to(root)}: {' '.join(str(e).split())}"
         if m != size:

@@ -16,6 +16,8 @@ same matrices. The pipeline computes the same numbers in numpy (``ssae.data.reso
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from ssae.core import paths
 from ssae.data.resolution import resize_weights_torch
 from ssae.method.anomaly_maps import gms_map, topk_count
 from ssae.method.calibration import Calibration
-from ssae.method.checkpoint import load_calibration, load_image_topk, load_model
+from ssae.method.checkpoint import ModelError, load_calibration, load_image_topk, load_model, read_json
 
 OPSET = 17
 
@@ -76,55 +78,85 @@ def load_deployed(model_dir: Path, device: torch.device) -> tuple[Deployed, dict
     model_dir = Path(model_dir)
     model, size = load_model(model_dir / paths.WEIGHTS, model_dir / paths.META, device)
     cal, map_kind, sigma = load_calibration(model_dir / paths.CALIBRATION)
-    info = json.loads((model_dir / paths.META).read_text())
-    info["calibration"] = json.loads((model_dir / paths.CALIBRATION).read_text())
+    if map_kind not in ("l2", "msgms"):
+        raise ModelError(f"{model_dir / paths.CALIBRATION}: unknown anomaly map {map_kind!r} (l2 or msgms)")
+    info = read_json(model_dir / paths.META)
+    info["calibration"] = read_json(model_dir / paths.CALIBRATION)
     topk = load_image_topk(model_dir / paths.CALIBRATION)
     return Deployed(model, size, map_kind, sigma, cal, topk).to(device).eval(), info
 
 
 def export_onnx(deployed: Deployed, info: dict, out: Path) -> None:
     """Write ``deployed`` (on the CPU) as an ONNX graph with dynamic batch, height and width; the
-    model folder's description goes into the metadata (``ssae.info``: JSON)."""
+    model folder's description goes into the metadata (``ssae.info``: JSON). Atomic: the graph
+    is built in a temporary file next to ``out`` and renamed over it, so a killed export leaves
+    the previous ``out`` (or none), never a truncated one."""
     import onnx
+
+    from ssae.core.artifacts import atomic_write
 
     example = torch.zeros(1, 2 * deployed.size, deployed.size + 8, 3, dtype=torch.uint8)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # the tracer warns that H and W become constants; they do not (tests/test_folder.py runs the
-    # graph at other sizes), and the legacy exporter's deprecation notice is the choice made here
-    # (the dynamo exporter needs onnxscript)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            deployed.cpu().eval(),
-            (example,),
-            str(out),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=["image"],
-            output_names=["score", "normalised", "map"],
-            dynamic_axes={
-                "image": {0: "n", 1: "height", 2: "width"},
-                "score": {0: "n"},
-                "normalised": {0: "n"},
-                "map": {0: "n", 1: "height", 2: "width"},
-            },
-        )
-    graph = onnx.load(str(out))
-    onnx.helper.set_model_props(graph, {"ssae.info": json.dumps(info, sort_keys=True)})
-    onnx.save(graph, str(out))
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        # the tracer warns that H and W become constants; they do not (tests/test_folder.py runs
+        # the graph at other sizes), and the legacy exporter's deprecation notice is the choice
+        # made here (the dynamo exporter needs onnxscript)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                deployed.cpu().eval(),
+                (example,),
+                tmp,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=["image"],
+                output_names=["score", "normalised", "map"],
+                dynamic_axes={
+                    "image": {0: "n", 1: "height", 2: "width"},
+                    "score": {0: "n"},
+                    "normalised": {0: "n"},
+                    "map": {0: "n", 1: "height", 2: "width"},
+                },
+            )
+        graph = onnx.load(tmp)
+        onnx.helper.set_model_props(graph, {"ssae.info": json.dumps(info, sort_keys=True)})
+        atomic_write(out, graph.SerializeToString())
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 class OnnxScorer:
-    """An exported graph on onnxruntime, called like ``Deployed`` but with numpy arrays."""
+    """An exported graph on onnxruntime, called like ``Deployed`` but with numpy arrays.
+
+    ``ModelError`` naming the file for one that is not an ssae graph (truncated, foreign), and
+    for ``device="cuda"`` where onnxruntime has no CUDA provider (no silent fall-back to the CPU).
+    """
 
     def __init__(self, path: Path, device: str = "cpu"):
         import onnxruntime as ort
 
+        if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelError(
+                f"{path}: --device cuda, but this onnxruntime has no CUDA provider "
+                f"(has {ort.get_available_providers()}); install onnxruntime-gpu or use --device cpu"
+            )
         providers = (["CUDAExecutionProvider"] if device == "cuda" else []) + ["CPUExecutionProvider"]
-        self.session = ort.InferenceSession(str(path), providers=providers)
+        try:
+            self.session = ort.InferenceSession(str(path), providers=providers)
+        except Exception as e:  # noqa: BLE001 -- onnxruntime's own exception types
+            first = " ".join(str(e).split())[:200]
+            raise ModelError(f"{path}: not a readable ONNX graph ({first})") from None
         props = self.session.get_modelmeta().custom_metadata_map
-        self.info = json.loads(props["ssae.info"])
+        try:
+            self.info = json.loads(props["ssae.info"])
+            self.info["calibration"]["threshold"]
+        except (KeyError, TypeError, json.JSONDecodeError):
+            raise ModelError(
+                f"{path}: an ONNX graph without ssae's metadata (not written by python -m ssae.deploy.export)"
+            ) from None
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return tuple(self.session.run(None, {"image": np.ascontiguousarray(image, dtype=np.uint8)}))
