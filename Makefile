@@ -9,7 +9,7 @@ VENV_BIN := $(CURDIR)/.venv/bin
 # DVC runs the stages' `python ...` commands: make it the project's interpreter
 RUN := PATH="$(VENV_BIN):$$PATH"
 
-.PHONY: env repro test test-fast lint compare seeds clean-env peer-env cpu-protocol paper-protocol
+.PHONY: env repro test test-fast lint compare seeds clean-env peer-env cpu-protocol cpu-long-protocol paper-protocol
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -64,7 +64,7 @@ OVERRIDES ?=
 seeds: env
 	$(RUN) python -m ssae.experiments.seed_study run $(NAME) --seeds $(SEEDS) $(OVERRIDES)
 
-cpu-protocol paper-protocol: env
+cpu-protocol cpu-long-protocol paper-protocol: env
 	$(RUN) python -m ssae.experiments.protocols $(@:-protocol=) $(MVTEC_SOURCE) -S 'categories=$(CATEGORIES)'
 
 # The peer benchmark's environment (benchmarks/peer.py): the project's locked packages, the

@@ -30,6 +30,7 @@ def test_committed_params_parse_and_are_typed():
     "edit, key",
     [
         (lambda r: r["train"].__setitem__("epochs", -3), "train.epochs"),
+        (lambda r: r["train"].__setitem__("steps", -1), "train.steps"),
         (lambda r: r["train"].__setitem__("epoch", 3), "train.epoch"),
         (lambda r: r["train"]["model"].__setitem__("widths", "wide"), "train.model.widths"),
         (lambda r: r["train"].__setitem__("lr", "fast"), "train.lr"),

@@ -133,3 +133,19 @@ def test_crops_train_on_crop_sized_batches_from_seeded_corners(data):
     model, losses = train(*data, c, 0, CPU, policy="none")
     assert len(losses) == 3 and np.isfinite(losses).all()
     assert model(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16, 16)  # whole images at inference
+
+
+@pytest.mark.parametrize("n_images, batch, steps, epochs", [(240, 16, 900, 60), (352, 16, 900, 41), (60, 16, 900, 225),
+                                                           (5, 16, 3, 3), (240, 16, 0, 7)])
+def test_a_steps_budget_trains_whole_epochs_up_to_at_least_that_many_steps(n_images, batch, steps, epochs):
+    c = TrainConfig(epochs=7, batch_size=batch, steps=steps)
+    assert c.epochs_for(n_images) == epochs
+    per_epoch = -(-n_images // batch)
+    if steps:  # the fewest whole epochs that reach the budget
+        assert epochs * per_epoch >= steps > (epochs - 1) * per_epoch
+
+
+def test_training_runs_the_epochs_of_its_steps_budget(data):
+    seen = []
+    _, losses = train(*data, cfg(epochs=1, steps=5), 0, CPU, lambda e, loss, snap: seen.append(e))
+    assert len(losses) == 3 and seen == [0, 1, 2]  # 4 images in batches of 2: 3 epochs of 2 steps reach 5

@@ -8,6 +8,7 @@ raises ``ConfigError`` naming the key (e.g. ``params.yaml: train.epochs: must be
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
@@ -78,6 +79,9 @@ class ModelConfig:
 class TrainConfig:
     image_size: int = 64  # training and inference resolution, px (square)
     epochs: int = 25
+    # a budget in optimiser steps instead of epochs: about this many steps, as whole epochs
+    # (epochs_for), so that a protocol costs the same time on a category of any size; 0: epochs
+    steps: int = 0
     batch_size: int = 8
     lr: float = 2e-3  # peak learning rate (AdamW)
     weight_decay: float = 0.0
@@ -121,6 +125,7 @@ class TrainConfig:
         check("image_size", self.image_size % stride == 0,
                f"must be divisible by 2**(len(model.widths)-1) = {stride}, got {self.image_size}")
         check("epochs", self.epochs >= 1, f"must be >= 1, got {self.epochs}")
+        check("steps", self.steps >= 0, f"must be >= 0 (0: train.epochs), got {self.steps}")
         check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
         check("lr", self.lr > 0, f"must be > 0, got {self.lr}")
         check("weight_decay", self.weight_decay >= 0, f"must be >= 0, got {self.weight_decay}")
@@ -141,6 +146,13 @@ class TrainConfig:
         check("holdout", 0 < self.holdout <= 0.5, f"must be in (0, 0.5], got {self.holdout}")
         check("threshold_quantile", 0.5 <= self.threshold_quantile <= 1,
               f"must be in [0.5, 1], got {self.threshold_quantile}")
+
+    def epochs_for(self, n_images: int) -> int:
+        """Epochs to train on ``n_images`` images: ``epochs``, or with a ``steps`` budget the
+        fewest whole epochs of ``ceil(n_images / batch_size)`` steps that reach it."""
+        if not self.steps:
+            return self.epochs
+        return max(1, math.ceil(self.steps / math.ceil(n_images / self.batch_size)))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,17 @@ def sample_tflop(train: dict) -> float:
     return 3 * count_flops(SDCCCM(build(ModelConfig, train["model"], "train.model.")), size) / 1e12
 
 
+def train_epochs(train: dict, n_train: int) -> int:
+    """Epochs a params ``train`` mapping trains on ``n_train`` images (``train.steps`` counted)."""
+    from ssae.core.config import TrainConfig
+    from ssae.core.schema import build
+
+    return build(TrainConfig, train, "train.").epochs_for(n_train)
+
+
+BUDGET_KEYS = ("train.epochs=", "train.steps=")  # what moves a point along its series
+
+
 def points(records: list[dict], n_train: int) -> list[dict]:
     """One point per record: series label, epochs, TFLOP, metric means and stds over seeds (in %)."""
     out = []
@@ -52,12 +63,13 @@ def points(records: list[dict], n_train: int) -> list[dict]:
     for rec in records:
         train = record_config(rec)["train"]
         # a series is named by what its records change beyond the overrides they all share
-        series = ", ".join(o for o in rec["overrides"] if o not in common and not o.startswith("train.epochs="))
+        series = ", ".join(o for o in rec["overrides"] if o not in common and not o.startswith(BUDGET_KEYS))
+        epochs = train_epochs(train, n_train)
         p = {
             "name": rec["name"],
             "series": series or "common settings",
-            "epochs": train["epochs"],
-            "tflop": train["epochs"] * n_train * sample_tflop(train),
+            "epochs": epochs,
+            "tflop": epochs * n_train * sample_tflop(train),
             "seeds": len(rec["seeds"]),
         }
         for k in METRICS:
@@ -173,7 +185,7 @@ def main(
     common = [
         o
         for o in records[0]["overrides"]
-        if all(o in r["overrides"] for r in records) and not o.startswith("train.epochs=")
+        if all(o in r["overrides"] for r in records) and not o.startswith(BUDGET_KEYS)
     ]
     out.with_suffix(".md").write_text(report(pts, tuple(targets), common))
     print(out.with_suffix(".md").read_text(), end="")

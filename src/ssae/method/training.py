@@ -127,7 +127,8 @@ def train(
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
-    sched = make_schedule(opt, cfg, cfg.epochs * steps_per_epoch)
+    epochs = cfg.epochs_for(len(images))
+    sched = make_schedule(opt, cfg, epochs * steps_per_epoch)
     losses: list[float] = []
     ema = copy.deepcopy(model).requires_grad_(False) if cfg.ema else None
     if resume is not None:
@@ -145,7 +146,7 @@ def train(
 
     images_dev = torch.from_numpy(images).to(device)  # (N, 3, S, S), resident for the whole run
     bank_dev = torch.from_numpy(bank.astype(np.uint8)).to(device)  # (M, S, S)
-    bar = tqdm(range(len(losses), cfg.epochs), desc=desc, unit="epoch", initial=len(losses), total=cfg.epochs)
+    bar = tqdm(range(len(losses), epochs), desc=desc, unit="epoch", initial=len(losses), total=epochs)
     for epoch in bar:
         order = np.random.default_rng([seed, epoch]).permutation(len(images))
         model.train()
