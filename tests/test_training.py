@@ -135,8 +135,10 @@ def test_crops_train_on_crop_sized_batches_from_seeded_corners(data):
     assert model(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16, 16)  # whole images at inference
 
 
-@pytest.mark.parametrize("n_images, batch, steps, epochs", [(240, 16, 900, 60), (352, 16, 900, 41), (60, 16, 900, 225),
-                                                           (5, 16, 3, 3), (240, 16, 0, 7)])
+@pytest.mark.parametrize(
+    "n_images, batch, steps, epochs",
+    [(240, 16, 900, 60), (352, 16, 900, 41), (60, 16, 900, 225), (5, 16, 3, 3), (240, 16, 0, 7)],
+)
 def test_a_steps_budget_trains_whole_epochs_up_to_at_least_that_many_steps(n_images, batch, steps, epochs):
     c = TrainConfig(epochs=7, batch_size=batch, steps=steps)
     assert c.epochs_for(n_images) == epochs
