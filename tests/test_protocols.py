@@ -17,13 +17,20 @@ def raw():
     return yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["cpu", "paper"])
+@pytest.mark.parametrize("name", ["cpu", "cpu-long", "paper"])
 def test_committed_protocols_are_valid_params(raw, name, monkeypatch):
     monkeypatch.chdir(ROOT)
     overrides = load_protocol(name)
     params = parse_params(apply(raw, overrides | MVTEC))
     assert params.data.dataset == "mvtec_ad" and params.categories == ("pill",)
     assert params.train.image_size == overrides["train.image_size"]
+
+
+def test_the_cpu_protocols_differ_only_in_their_budget_of_steps(raw, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cpu, long = load_protocol("cpu"), load_protocol("cpu-long")
+    assert {k: v for k, v in cpu.items() if k != "train.steps"} == {k: v for k, v in long.items() if k != "train.steps"}
+    assert long["train.steps"] == 4 * cpu["train.steps"]
 
 
 def test_the_paper_protocol_is_the_papers_resolution(raw, monkeypatch):
@@ -45,7 +52,7 @@ def test_a_mistyped_key_is_an_error_that_names_it(raw, key):
 
 def test_an_unknown_protocol_lists_the_known_ones(monkeypatch):
     monkeypatch.chdir(ROOT)
-    with pytest.raises(ConfigError, match=r"no such protocol \(known: \['cpu', 'paper'\]\)"):
+    with pytest.raises(ConfigError, match=r"no such protocol \(known: \['cpu', 'cpu-long', 'paper'\]\)"):
         load_protocol("gpu")
 
 
