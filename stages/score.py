@@ -23,14 +23,22 @@ from ssae.startup import CATEGORY as C, stage_category, stage_help
 app = typer.Typer(add_completion=False)
 
 
-@app.command(help=stage_help(
-    "Score one category's test images: reconstruction, anomaly map (the model folder's score.map and "
-    "score.sigma, fixed at training) and image score (the map's maximum, or its top-k mean: score.image_topk), and draw the gallery.",
-    f"{paths.raw_category(C)}/test/ and ground_truth/, {paths.model_dir(C)}/; {paths.PARAMS}: score.batch_size, "
-    "score.gallery_per_type, score.device, runtime and overrides.<category>.score.",
-    f"{paths.scores_file(C)} (maps, scores, labels, masks, threshold), {paths.gallery_png(C)}.",
-    "python stages/score.py --category brick   (in the pipeline: dvc repro score@brick)"))
-def main(category: str | None = typer.Option(None, help="Category to score (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
+@app.command(
+    help=stage_help(
+        "Score one category's test images: reconstruction, anomaly map (the model folder's score.map and "
+        "score.sigma, fixed at training) and image score (the map's maximum, or its top-k mean: "
+        "score.image_topk), and draw the gallery.",
+        f"{paths.raw_category(C)}/test/ and ground_truth/, {paths.model_dir(C)}/; {paths.PARAMS}: score.batch_size, "
+        "score.gallery_per_type, score.device, runtime and overrides.<category>.score.",
+        f"{paths.scores_file(C)} (maps, scores, labels, masks, threshold), {paths.gallery_png(C)}.",
+        "python stages/score.py --category brick   (in the pipeline: dvc repro score@brick)",
+    )
+)
+def main(
+    category: str | None = typer.Option(
+        None, help="Category to score (one of params.yaml categories; under dvc repro: the stage's)."
+    ),
+) -> None:
     import numpy as np  # imported here (torch): --help stays fast
 
     from ssae.core import runtime
@@ -42,7 +50,9 @@ def main(category: str | None = typer.Option(None, help="Category to score (one 
     from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
 
     category = stage_category(category)
-    params, table, device = start(category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads))
+    params, table, device = start(
+        category, lambda p: runtime.setup(0, p.score.device, "score.device", p.runtime.reproducible, p.runtime.threads)
+    )
     test = table[table.split == "test"].reset_index(drop=True)
     model, size = load_model(paths.model_weights(category), paths.model_meta(category), device)
     cal, map_kind, sigma = load_calibration(paths.model_calibration(category))
@@ -55,9 +65,17 @@ def main(category: str | None = typer.Option(None, help="Category to score (one 
     except DatasetError as e:
         raise fail(str(e)) from None
     known = (test.label == 0).to_numpy() | test["mask"].notna().to_numpy()
-    save_scores(paths.scores_file(category), maps=maps, scores=scores, labels=test.label.to_numpy(np.uint8),
-                defects=test.defect.to_numpy(str), names=np.array([f"{d}/{p.name}" for d, p in zip(test.defect, test.image)]),
-                gt=gt, known=known, threshold=cal.threshold)
+    save_scores(
+        paths.scores_file(category),
+        maps=maps,
+        scores=scores,
+        labels=test.label.to_numpy(np.uint8),
+        defects=test.defect.to_numpy(str),
+        names=np.array([f"{d}/{p.name}" for d, p in zip(test.defect, test.image)]),
+        gt=gt,
+        known=known,
+        threshold=cal.threshold,
+    )
     picks, captions = [], []
     for defect, group in test.assign(score=scores).groupby("defect", sort=True):
         ranked = group.sort_values("score", ascending=False).index
@@ -65,8 +83,15 @@ def main(category: str | None = typer.Option(None, help="Category to score (one 
         for rank, i in [("highest", j) for j in ranked[:k]] + [("lowest", j) for j in ranked[k:][-k:]]:
             picks.append(i)
             captions.append(f"{defect}\n{test.image[i].name}\n{rank} score\n{scores[i]:.4f}")
-    gallery(images[picks], recon[picks], maps[picks], gt[picks], captions, paths.gallery_png(category),
-            title=f"{category}: highest- and lowest-scored image of each defect type")
+    gallery(
+        images[picks],
+        recon[picks],
+        maps[picks],
+        gt[picks],
+        captions,
+        paths.gallery_png(category),
+        title=f"{category}: highest- and lowest-scored image of each defect type",
+    )
     flagged = int(cal.decide(scores).sum())
     print(f"{category}: {len(test)} test images scored at {size} px; {flagged} above the threshold {cal.threshold:.6g}")
 

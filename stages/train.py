@@ -28,17 +28,24 @@ from ssae.startup import CATEGORY as C, stage_category, stage_help
 app = typer.Typer(add_completion=False)
 
 
-@app.command(help=stage_help(
-    "Train one category's SDC-CCM autoencoder on its normal images (less train.holdout of them) and "
-    "calibrate its threshold on the held-out ones; a killed run resumes from "
-    f"{paths.checkpoint_file(C)}.",
-    f"{paths.raw_category(C)}/train/good/, {paths.masks_file(C)}; {paths.PARAMS}: seed, train, score.map, "
-    "score.sigma, score.image_topk, runtime and overrides.<category>.train / .score.",
-    f"{paths.model_weights(C)}, {paths.model_meta(C)} (the full training config), "
-    f"{paths.model_calibration(C)} (threshold), "
-    f"{paths.train_log_dir(C)}/ (DVCLive loss per epoch).",
-    "python stages/train.py --category brick   (in the pipeline: dvc repro train@brick)"))
-def main(category: str | None = typer.Option(None, help="Category to train (one of params.yaml categories; under dvc repro: the stage's).")) -> None:
+@app.command(
+    help=stage_help(
+        "Train one category's SDC-CCM autoencoder on its normal images (less train.holdout of them) and "
+        "calibrate its threshold on the held-out ones; a killed run resumes from "
+        f"{paths.checkpoint_file(C)}.",
+        f"{paths.raw_category(C)}/train/good/, {paths.masks_file(C)}; {paths.PARAMS}: seed, train, score.map, "
+        "score.sigma, score.image_topk, runtime and overrides.<category>.train / .score.",
+        f"{paths.model_weights(C)}, {paths.model_meta(C)} (the full training config), "
+        f"{paths.model_calibration(C)} (threshold), "
+        f"{paths.train_log_dir(C)}/ (DVCLive loss per epoch).",
+        "python stages/train.py --category brick   (in the pipeline: dvc repro train@brick)",
+    )
+)
+def main(
+    category: str | None = typer.Option(
+        None, help="Category to train (one of params.yaml categories; under dvc repro: the stage's)."
+    ),
+) -> None:
     from dvclive import Live  # imported here (torch, dvclive): --help stays fast
 
     from ssae.core import runtime
@@ -52,7 +59,10 @@ def main(category: str | None = typer.Option(None, help="Category to train (one 
     from ssae.method.training import train
 
     category = stage_category(category)
-    params, table, device = start(category, lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads))
+    params, table, device = start(
+        category,
+        lambda p: runtime.setup(p.seed, p.train.device, "train.device", p.runtime.reproducible, p.runtime.threads),
+    )
     cfg = params.train
     normal = list(table[table.split == "train"].image)
     try:
@@ -62,7 +72,10 @@ def main(category: str | None = typer.Option(None, help="Category to train (one 
     images = load_images([normal[i] for i in fit], cfg.image_size)
     bank = unpack_masks(**load_npz(paths.masks_file(category)))
     if bank.shape[1:] != (cfg.image_size, cfg.image_size):
-        raise fail(f"{paths.masks_file(category)} holds {bank.shape[1]}-px masks, train.image_size is {cfg.image_size}: re-run the masks stage")
+        raise fail(
+            f"{paths.masks_file(category)} holds {bank.shape[1]}-px masks, train.image_size is "
+            f"{cfg.image_size}: re-run the masks stage"
+        )
     policy = augment_policy(cfg.augment, category)
     key = run_key(params.seed, category, policy, cfg, images, bank)
     resume = load_state(paths.checkpoint_file(category), key)
@@ -77,19 +90,40 @@ def main(category: str | None = typer.Option(None, help="Category to train (one 
             live.log_metric("train/loss", loss)
             live.next_step()
 
-        model, losses = train(images, bank, cfg, params.seed, device, on_epoch, policy, resume, desc=f"train {category}")
+        model, losses = train(
+            images, bank, cfg, params.seed, device, on_epoch, policy, resume, desc=f"train {category}"
+        )
 
-    save_model(model, paths.model_weights(category), paths.model_meta(category), category=category, seed=params.seed,
-               cfg=cfg, policy=policy, device=device, n_train_images=len(images), losses=losses)
+    save_model(
+        model,
+        paths.model_weights(category),
+        paths.model_meta(category),
+        category=category,
+        seed=params.seed,
+        cfg=cfg,
+        policy=policy,
+        device=device,
+        n_train_images=len(images),
+        losses=losses,
+    )
     heldout = load_images([normal[i] for i in held], cfg.image_size)
-    maps = anomaly_maps(heldout, reconstruct(model, heldout, cfg.batch_size, device), params.score.sigma, params.score.map)
+    maps = anomaly_maps(
+        heldout, reconstruct(model, heldout, cfg.batch_size, device), params.score.sigma, params.score.map
+    )
     cal = calibrate(image_scores(maps, params.score.image_topk), cfg.threshold_quantile)
-    save_calibration(paths.model_calibration(category), cal, map_kind=params.score.map, sigma=params.score.sigma,
-                     image_topk=params.score.image_topk,
-                     heldout_images=[f"train/good/{normal[i].name}" for i in held])
+    save_calibration(
+        paths.model_calibration(category),
+        cal,
+        map_kind=params.score.map,
+        sigma=params.score.sigma,
+        image_topk=params.score.image_topk,
+        heldout_images=[f"train/good/{normal[i].name}" for i in held],
+    )
     paths.checkpoint_file(category).unlink(missing_ok=True)
-    print(f"{category}: trained on {len(images)} normal images; threshold {cal.threshold:.6g} = quantile "
-          f"{cfg.threshold_quantile} of {len(held)} held-out normal images' scores")
+    print(
+        f"{category}: trained on {len(images)} normal images; threshold {cal.threshold:.6g} = quantile "
+        f"{cfg.threshold_quantile} of {len(held)} held-out normal images' scores"
+    )
 
 
 if __name__ == "__main__":

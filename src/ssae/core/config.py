@@ -19,7 +19,12 @@ import yaml
 
 from ssae.core import mvtec
 from ssae.core.data_config import DataConfig
-from ssae.core.overrides import SECTIONS, apply as apply_overrides, complete as complete_overrides, empty as no_overrides
+from ssae.core.overrides import (
+    SECTIONS,
+    apply as apply_overrides,
+    complete as complete_overrides,
+    empty as no_overrides,
+)
 from ssae.core.schema import ConfigError, build, check
 
 EMBEDDED_CATEGORIES = ("brick", "grass", "gravel", "tissue")
@@ -42,15 +47,26 @@ class MasksConfig:
     def __post_init__(self) -> None:
         check("per_image", self.per_image >= 1, f"must be >= 1, got {self.per_image}")
         check("min_count", self.min_count >= 1, f"must be >= 1, got {self.min_count}")
-        check("max_count", self.max_count >= self.min_count, f"must be >= min_count ({self.min_count}), got {self.max_count}")
+        check(
+            "max_count",
+            self.max_count >= self.min_count,
+            f"must be >= min_count ({self.min_count}), got {self.max_count}",
+        )
         check("min_radius", 0 < self.min_radius <= 0.5, f"must be in (0, 0.5], got {self.min_radius}")
-        check("max_radius", self.min_radius <= self.max_radius <= 0.5, f"must be in [min_radius, 0.5], got {self.max_radius}")
+        check(
+            "max_radius",
+            self.min_radius <= self.max_radius <= 0.5,
+            f"must be in [min_radius, 0.5], got {self.max_radius}",
+        )
         for name in ("bezier", "perlin", "stroke"):
             check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
         check("stroke", self.bezier + self.perlin + self.stroke > 0, "bezier, perlin and stroke must not all be 0")
         check("min_stroke_width", 0 < self.min_stroke_width <= 0.5, f"must be in (0, 0.5], got {self.min_stroke_width}")
-        check("max_stroke_width", self.min_stroke_width <= self.max_stroke_width <= 0.5,
-               f"must be in [min_stroke_width, 0.5], got {self.max_stroke_width}")
+        check(
+            "max_stroke_width",
+            self.min_stroke_width <= self.max_stroke_width <= 0.5,
+            f"must be in [min_stroke_width, 0.5], got {self.max_stroke_width}",
+        )
 
     @property
     def family_weights(self) -> tuple[float, float, float]:
@@ -71,8 +87,11 @@ class ModelConfig:
         check("widths", len(self.widths) >= 2, f"needs at least 2 levels, got {list(self.widths)}")
         check("widths", all(w >= 1 for w in self.widths), f"must be positive, got {list(self.widths)}")
         check("sdc_blocks", self.sdc_blocks >= 0, f"must be >= 0, got {self.sdc_blocks}")
-        check("dilations", len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
-               f"must be a non-empty list of positive ints, got {list(self.dilations)}")
+        check(
+            "dilations",
+            len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
+            f"must be a non-empty list of positive ints, got {list(self.dilations)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -122,8 +141,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check("image_size", self.image_size >= 16, f"must be >= 16, got {self.image_size}")
         stride = 2 ** (len(self.model.widths) - 1)
-        check("image_size", self.image_size % stride == 0,
-               f"must be divisible by 2**(len(model.widths)-1) = {stride}, got {self.image_size}")
+        check(
+            "image_size",
+            self.image_size % stride == 0,
+            f"must be divisible by 2**(len(model.widths)-1) = {stride}, got {self.image_size}",
+        )
         check("epochs", self.epochs >= 1, f"must be >= 1, got {self.epochs}")
         check("steps", self.steps >= 0, f"must be >= 0 (0: train.epochs), got {self.steps}")
         check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
@@ -135,17 +157,26 @@ class TrainConfig:
         check("corrupt_prob", 0 <= self.corrupt_prob <= 1, f"must be in [0, 1], got {self.corrupt_prob}")
         for name in ("fill_patch", "fill_elastic", "fill_texture"):
             check(name, getattr(self, name) >= 0, f"must be >= 0, got {getattr(self, name)}")
-        check("fill_texture", self.fill_patch + self.fill_elastic + self.fill_texture > 0,
-               "fill_patch, fill_elastic and fill_texture must not all be 0")
+        check(
+            "fill_texture",
+            self.fill_patch + self.fill_elastic + self.fill_texture > 0,
+            "fill_patch, fill_elastic and fill_texture must not all be 0",
+        )
         check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
         check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
         check("input_noise_std", self.input_noise_std >= 0, f"must be >= 0, got {self.input_noise_std}")
         check("ema", 0 <= self.ema < 1, f"must be in [0, 1), got {self.ema}")
-        check("crop", self.crop == 0 or (0 < self.crop <= self.image_size and self.crop % stride == 0),
-              f"must be 0 or a multiple of {stride} up to image_size = {self.image_size}, got {self.crop}")
+        check(
+            "crop",
+            self.crop == 0 or (0 < self.crop <= self.image_size and self.crop % stride == 0),
+            f"must be 0 or a multiple of {stride} up to image_size = {self.image_size}, got {self.crop}",
+        )
         check("holdout", 0 < self.holdout <= 0.5, f"must be in (0, 0.5], got {self.holdout}")
-        check("threshold_quantile", 0.5 <= self.threshold_quantile <= 1,
-              f"must be in [0.5, 1], got {self.threshold_quantile}")
+        check(
+            "threshold_quantile",
+            0.5 <= self.threshold_quantile <= 1,
+            f"must be in [0.5, 1], got {self.threshold_quantile}",
+        )
 
     def epochs_for(self, n_images: int) -> int:
         """Epochs to train on ``n_images`` images: ``epochs``, or with a ``steps`` budget the
@@ -187,8 +218,11 @@ class AggregateConfig:
 
     def __post_init__(self) -> None:
         check("fpr_limit", 0 < self.fpr_limit <= 1, f"must be in (0, 1], got {self.fpr_limit}")
-        check("bootstrap", self.bootstrap == 0 or self.bootstrap >= 100,
-              f"must be 0 (no intervals) or >= 100 (fewer cannot place a 95 % interval), got {self.bootstrap}")
+        check(
+            "bootstrap",
+            self.bootstrap == 0 or self.bootstrap >= 100,
+            f"must be 0 (no intervals) or >= 100 (fewer cannot place a 95 % interval), got {self.bootstrap}",
+        )
         check("confidence", 0 < self.confidence < 1, f"must be in (0, 1), got {self.confidence}")
 
 
@@ -205,8 +239,11 @@ class RuntimeConfig:
 
     def __post_init__(self) -> None:
         check("threads", self.threads >= 0, f"must be >= 0, got {self.threads}")
-        check("threads", self.threads >= 1 or not self.reproducible,
-              "must be >= 1 when reproducible is true (the thread count is part of the result)")
+        check(
+            "threads",
+            self.threads >= 1 or not self.reproducible,
+            "must be >= 1 when reproducible is true (the thread count is part of the result)",
+        )
 
 
 @dataclass(frozen=True)
@@ -226,16 +263,22 @@ class Params:
     def __post_init__(self) -> None:
         check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
         check("categories", len(self.categories) >= 1, "must list at least one category")
-        check("categories", len(set(self.categories)) == len(self.categories),
-               f"has duplicates: {list(self.categories)}")
+        check(
+            "categories", len(set(self.categories)) == len(self.categories), f"has duplicates: {list(self.categories)}"
+        )
         if self.data.dataset == "folder":  # any sub-folder of data.folder.root (the download stage checks)
             bad = [c for c in self.categories if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", c)]
-            check("categories", not bad, f"must be plain folder names (letters, digits, _ . -; not starting with . or -), got {bad}")
+            check(
+                "categories",
+                not bad,
+                f"must be plain folder names (letters, digits, _ . -; not starting with . or -), got {bad}",
+            )
         else:
             known = EMBEDDED_CATEGORIES if self.data.dataset == "embedded" else mvtec.CATEGORIES
             unknown = [c for c in self.categories if c not in known]
-            check("categories", not unknown,
-                   f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}")
+            check(
+                "categories", not unknown, f"unknown for dataset {self.data.dataset!r}: {unknown}; known: {list(known)}"
+            )
         named = list(dict.fromkeys(ALL_CATEGORIES + tuple(self.categories)))  # your own data's names too
         object.__setattr__(self, "overrides", complete_overrides(self.overrides, named, self._sections()))
 

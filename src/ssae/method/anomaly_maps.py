@@ -30,7 +30,9 @@ def reconstruct(model: nn.Module, images: np.ndarray, batch_size: int, device: t
     model.eval().to(memory_format=torch.channels_last)
     out = [
         model(torch.from_numpy(images[i : i + batch_size]).to(device).contiguous(memory_format=torch.channels_last))
-        .float().cpu().numpy()
+        .float()
+        .cpu()
+        .numpy()
         for i in range(0, len(images), batch_size)
     ]
     return np.ascontiguousarray(np.concatenate(out)) if out else np.zeros_like(images)

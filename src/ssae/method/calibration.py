@@ -56,4 +56,3 @@ def calibrate(heldout_scores: np.ndarray, quantile: float) -> Calibration:
     threshold = float(np.quantile(s, quantile))
     scale = max(float(s.std()), 0.01 * abs(threshold), 1e-12)
     return Calibration(threshold, scale, quantile, tuple(float(v) for v in s))
-

@@ -65,17 +65,29 @@ def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, index])
 
 
-def plan_batch(idx: np.ndarray, n_images: int, n_masks: int, cfg: TrainConfig, seed: int, epoch: int,
-               policy: str) -> Plan:
+def plan_batch(
+    idx: np.ndarray, n_images: int, n_masks: int, cfg: TrainConfig, seed: int, epoch: int, policy: str
+) -> Plan:
     """Draw every per-sample decision of a batch, each sample from its own (seed, epoch, image)
     generator, in a fixed order (so a sample's draws do not depend on the rest of the batch)."""
     b = len(idx)
-    p = Plan(index=np.asarray(idx, np.int64), transform=np.zeros(b, np.int64), corrupted=np.zeros(b, bool),
-             mask=np.zeros(b, np.int64), turns=np.zeros(b, np.int64), fill=np.zeros(b, np.int64),
-             other=np.zeros(b, np.int64), shift=np.zeros((b, 2)), opacity=np.ones(b),
-             warp=np.zeros((b, 2, WARP_GRID, WARP_GRID), np.float32),
-             tex_noise=[None] * b, tex_grey=np.zeros(b, bool), tex_mean=np.zeros((b, 3)),
-             tex_contrast=np.zeros(b), tex_grain=np.zeros(b))
+    p = Plan(
+        index=np.asarray(idx, np.int64),
+        transform=np.zeros(b, np.int64),
+        corrupted=np.zeros(b, bool),
+        mask=np.zeros(b, np.int64),
+        turns=np.zeros(b, np.int64),
+        fill=np.zeros(b, np.int64),
+        other=np.zeros(b, np.int64),
+        shift=np.zeros((b, 2)),
+        opacity=np.ones(b),
+        warp=np.zeros((b, 2, WARP_GRID, WARP_GRID), np.float32),
+        tex_noise=[None] * b,
+        tex_grey=np.zeros(b, bool),
+        tex_mean=np.zeros((b, 3)),
+        tex_contrast=np.zeros(b),
+        tex_grain=np.zeros(b),
+    )
     weights = np.array([cfg.fill_patch if n_images > 1 else 0.0, cfg.fill_elastic, cfg.fill_texture])
     n_transforms = len(TRANSFORMS[policy])
     for j, i in enumerate(p.index):
@@ -107,8 +119,9 @@ def plan_batch(idx: np.ndarray, n_images: int, n_masks: int, cfg: TrainConfig, s
 def plan_crops(plan: Plan, size: int, crop: int, seed: int, epoch: int) -> Plan:
     """Add the top-left corners of ``crop``-px training crops of ``size``-px images to ``plan``,
     each from its own (seed, epoch, image, 1) generator (the corruption draws stay as they are)."""
-    plan.crop = np.array([np.random.default_rng([seed, epoch, int(i), 1]).integers(0, size - crop + 1, 2)
-                          for i in plan.index], np.int64).reshape(-1, 2)
+    plan.crop = np.array(
+        [np.random.default_rng([seed, epoch, int(i), 1]).integers(0, size - crop + 1, 2) for i in plan.index], np.int64
+    ).reshape(-1, 2)
     return plan
 
 
@@ -149,12 +162,15 @@ def _warped(x: torch.Tensor, shift: np.ndarray, warp: np.ndarray) -> torch.Tenso
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def _textures(p: Plan, sel: np.ndarray, size: tuple[int, int], gen: torch.Generator, device: torch.device) -> torch.Tensor:
+def _textures(
+    p: Plan, sel: np.ndarray, size: tuple[int, int], gen: torch.Generator, device: torch.device
+) -> torch.Tensor:
     """(len(sel), 3, S, S) procedural textures in [0, 1] for the samples ``sel`` of the plan."""
     fields = []
     for j in sel:
-        t = F.interpolate(torch.as_tensor(p.tex_noise[j], device=device)[None], size=size, mode="bicubic",
-                          align_corners=False)[0]
+        t = F.interpolate(
+            torch.as_tensor(p.tex_noise[j], device=device)[None], size=size, mode="bicubic", align_corners=False
+        )[0]
         if p.tex_grey[j]:
             t = t[:1].expand(3, -1, -1)
         fields.append(t / (t.std() + 1e-6))
@@ -172,8 +188,9 @@ def batch_generator(seed: int, epoch: int, step: int, device: torch.device) -> t
     return torch.Generator(device=device).manual_seed(int(state) & ((1 << 63) - 1))
 
 
-def make_batch(images: torch.Tensor, bank: torch.Tensor, plan: Plan, cfg: TrainConfig, policy: str,
-               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_batch(
+    images: torch.Tensor, bank: torch.Tensor, plan: Plan, cfg: TrainConfig, policy: str, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Build (inputs, targets, masks) on ``images.device``.
 
     ``images`` (N, 3, S, S) float32 in [0, 1] and ``bank`` (M, S, S) uint8 live on the device;

@@ -41,8 +41,9 @@ def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5)
     return (((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean()
 
 
-def loss_fn(recon: torch.Tensor, clean: torch.Tensor, masks: torch.Tensor, corrupt_weight: float,
-            ssim_weight: float = 0.0) -> torch.Tensor:
+def loss_fn(
+    recon: torch.Tensor, clean: torch.Tensor, masks: torch.Tensor, corrupt_weight: float, ssim_weight: float = 0.0
+) -> torch.Tensor:
     """Squared error to the clean image, corrupted pixels weighted 1 + ``corrupt_weight``,
     plus ``ssim_weight`` * (1 - SSIM(recon, clean))."""
     err = (recon - clean) ** 2  # (B, 3, H, W)
@@ -75,8 +76,15 @@ def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor,
-               cfg: TrainConfig, amp: bool) -> torch.Tensor:
+def train_step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    m: torch.Tensor,
+    cfg: TrainConfig,
+    amp: bool,
+) -> torch.Tensor:
     """One optimiser step on a built batch (inputs, targets, masks); returns the loss as a
     detached device scalar (reading it would sync the device). ``amp``: bfloat16 autocast (CUDA)."""
     x = x.contiguous(memory_format=torch.channels_last)  # the model's layout (``train``)
@@ -141,8 +149,14 @@ def train(
 
     def snapshot() -> dict[str, Any]:
         cpu = lambda sd: {k: v.detach().cpu() if torch.is_tensor(v) else v for k, v in sd.items()}  # noqa: E731
-        return {"epochs_done": len(losses), "model": cpu(model.state_dict()), "opt": opt.state_dict(),
-                "sched": sched.state_dict(), "losses": list(losses), **({"ema": cpu(ema.state_dict())} if ema else {})}
+        return {
+            "epochs_done": len(losses),
+            "model": cpu(model.state_dict()),
+            "opt": opt.state_dict(),
+            "sched": sched.state_dict(),
+            "losses": list(losses),
+            **({"ema": cpu(ema.state_dict())} if ema else {}),
+        }
 
     images_dev = torch.from_numpy(images).to(device)  # (N, 3, S, S), resident for the whole run
     bank_dev = torch.from_numpy(bank.astype(np.uint8)).to(device)  # (M, S, S)
