@@ -5,7 +5,8 @@ data.dataset = mvtec_ad: get the category from data.mvtec.source (remote mirrors
 cache shared by every category, a local archive, or an extracted directory), verified against
 the official counts, every mask paired and every file decoded.
 data.dataset = folder: the category from data.folder.root (any name, counts and sizes; masks
-optional), every file decoded and every mask paired, then linked like a directory.
+optional), every mask paired and decoded, then linked like a directory; an image that does not
+decode is left out (with its mask), listed on stderr and in data/raw/<category>/left_out.json.
 
 One stage per category (a DVC matrix): adding a category fetches only it. With source remote
 the archive is downloaded once into data.mvtec.cache_dir and reused by the other categories'

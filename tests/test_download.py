@@ -102,11 +102,17 @@ def test_the_archive_source_caps_extraction_at_the_expected_sizes(tmp_path):
 
 def test_local_directory_source_is_verified_then_linked(tiny_mvtec, tmp_path):
     cfg = MvtecConfig(source="directory", directory=str(tiny_mvtec.tree))
+    hidden = tiny_mvtec.tree / "bottle/train/good/._000.png"
+    hidden.write_bytes(b"\x00\x05\x16\x07" + bytes(4000))  # a macOS AppleDouble file: never an image
     acquire_mvtec(cfg, ("bottle", "screw"), tmp_path / "out", tiny_mvtec.expected)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bottle", "screw"]
     assert files(tmp_path / "out" / "screw") == files(tiny_mvtec.tree / "screw")
+    assert not (tmp_path / "out/bottle/train/good/._000.png").exists()
     with pytest.raises(DatasetError, match=r"data.mvtec.directory: .*/zipper does not exist \(category 'zipper'\)"):
         acquire_mvtec(cfg, ("zipper",), tmp_path / "out2", {"zipper": TINY})
+    (tiny_mvtec.tree / "screw/test/good/001.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # MVTec AD stays strict
+    with pytest.raises(DatasetError, match=r"screw: cannot decode test/good/001.png"):
+        acquire_mvtec(cfg, ("screw",), tmp_path / "out3", tiny_mvtec.expected)
 
 
 # --- the stage script -------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Your own data: every input that cannot work stops with one line that names the file or
-folder; what can work (good-only test sets, 0/1 masks, mixed greyscale and colour) does."""
+folder; what can work (good-only test sets, 0/1 masks, mixed greyscale and colour, a stray
+unreadable or hidden image, left out and listed) does."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -60,10 +62,18 @@ def test_a_valid_custom_tree_is_linked_and_says_what_it_found(tree, tmp_path, ca
             r"plate_2/crack: images without a mask in .*: \['2.png'\]",
         ),
         (
-            lambda t: (t / "widget-A/test/dent/1.jpg").write_bytes(b"\xff\xd8 truncated"),
-            r"widget-A: cannot decode test/dent/1.jpg",
+            lambda t: [(t / f"widget-A/train/good/{i:02d}.jpg").write_bytes(b"") for i in range(7)],
+            r"widget-A: no training images in .*widget-A/train/good that can be read \(7 left out: "
+            r"cannot decode train/good/00.jpg: .*; cannot decode train/good/06.jpg",
         ),
-        (lambda t: (t / "widget-A/train/good/03.jpg").write_bytes(b""), r"widget-A: cannot decode train/good/03.jpg"),
+        (
+            lambda t: [
+                (t / f"plate_2/test/{d}").write_bytes(b"\xff\xd8 truncated")
+                for d in ("good/0.png", "good/1.png", "crack/0.png", "crack/1.png", "crack/2.png")
+            ],
+            r"plate_2: no test images in .*plate_2/test \(test/good or test/<defect type>\) that can be read "
+            r"\(5 left out: cannot decode test/crack/0.png",
+        ),
         (
             lambda t: (t / "plate_2/ground_truth/crack/0_mask.png").write_bytes(b"garbage"),
             r"plate_2: cannot decode ground_truth/crack/0_mask.png",
@@ -164,9 +174,10 @@ def test_link_loops_are_one_line_or_never_walked(tree, tmp_path):
     assert (tmp_path / "out/widget-A/train/good/00.jpg").is_file() and not (
         tmp_path / "out/widget-A/train/good/up"
     ).exists()
-    (tree / "widget-A/test/good/self.jpg").symlink_to("self.jpg")  # a file loop: named
-    msg = one_line_error(tree, tmp_path / "again", ("widget-A",))
-    assert "cannot decode test/good/self.jpg" in msg and "Too many levels of symbolic links" in msg
+    (tree / "widget-A/test/good/self.jpg").symlink_to("self.jpg")  # a file loop: left out, named
+    acquire(tree, tmp_path / "again", ("widget-A",))
+    (entry,) = json.loads((tmp_path / "again/out/widget-A/left_out.json").read_text())["left_out"]
+    assert entry["file"] == "test/good/self.jpg" and "Too many levels of symbolic links" in entry["reason"]
 
 
 def test_a_relative_link_is_placed_as_the_file_it_points_to(tree, tmp_path):
@@ -184,12 +195,65 @@ def test_webp_is_read_and_what_is_skipped_is_listed(tree, tmp_path, capsys):
     acquire(tree, tmp_path, ("widget-A",))
     assert (tmp_path / "out/widget-A/train/good/w.webp").is_file()
     err = capsys.readouterr().err
-    assert (
-        "widget-A: skipped 2 files outside the layout" in err and "train/good/more/x.jpg" in err and "notes.txt" in err
+    assert "widget-A: skipped 2 files, hidden or outside the layout" in err
+    assert "train/good/more/x.jpg" in err and "notes.txt" in err
+    # the image among them is listed with the data; notes.txt is not (a new one would re-train)
+    left_out = json.loads((tmp_path / "out/widget-A/left_out.json").read_text())
+    assert left_out == {"left_out": [], "skipped": ["train/good/more/x.jpg"]}
+
+
+def test_a_clean_folder_writes_no_left_out_file(tree, tmp_path):
+    (tree / "widget-A/.DS_Store").write_bytes(b"Bud1")  # skipped, on stderr only: data/raw as without it
+    acquire(tree, tmp_path)
+    assert not list((tmp_path / "out").rglob("left_out.json"))
+
+
+def truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_unreadable_and_hidden_images_are_left_out_and_listed(tree, tmp_path, capsys):
+    w, p = tree / "widget-A", tree / "plate_2"
+    (w / "train/good/._00.jpg").write_bytes(b"\x00\x05\x16\x07" + bytes(4000))  # a macOS AppleDouble file
+    shutil.copy(w / "train/good/00.jpg", w / "train/good/.hidden.jpg")  # a valid image, but hidden
+    for f in ("train/good/01.jpg", "test/good/g1.jpg", "test/dent/0.jpg"):
+        truncated(w / f)
+    truncated(p / "test/crack/1.png")  # its mask goes with it
+    before = {f: f.read_bytes() for f in tree.rglob("*") if f.is_file()}
+    acquire(tree, tmp_path)
+    raw = tmp_path / "out/widget-A"
+    assert sorted(f.relative_to(raw).as_posix() for f in raw.rglob("*") if f.is_file()) == [
+        "left_out.json",
+        "test/dent/1.jpg",
+        "test/good/g0.jpg",
+        "test/good/g2.jpg",
+        "test/scuff/0.jpg",
+        *[f"train/good/{i:02d}.jpg" for i in (0, 2, 3, 4, 5, 6)],
+    ]
+    left_out = json.loads((raw / "left_out.json").read_text())
+    assert [e["file"] for e in left_out["left_out"]] == ["test/dent/0.jpg", "test/good/g1.jpg", "train/good/01.jpg"]
+    assert all(e["reason"].startswith(f"cannot decode {e['file']}: ") for e in left_out["left_out"])
+    assert left_out["skipped"] == ["train/good/._00.jpg", "train/good/.hidden.jpg"]
+    plate = json.loads((tmp_path / "out/plate_2/left_out.json").read_text())["left_out"]
+    assert plate[0] == {"file": "ground_truth/crack/1_mask.png", "reason": "its image test/crack/1.png is left out"}
+    assert plate[1]["file"] == "test/crack/1.png" and len(plate) == 2
+    assert len(index_category(tmp_path / "out/plate_2")) == 5 + 2 + 2  # what the next stages read parses
+    err = capsys.readouterr().err
+    assert re.search(
+        r"widget-A: left out 3 images that cannot be read \(listed in left_out.json\): cannot decode "
+        r"test/dent/0.jpg: .*; cannot decode test/good/g1.jpg: .*; cannot decode train/good/01.jpg",
+        err,
     )
+    assert "plate_2: left out 1 images that cannot be read and their 1 masks" in err
+    assert re.search(r"widget-A: skipped 2 files, hidden .*'train/good/._00.jpg', 'train/good/.hidden.jpg'", err)
+    assert {f: f.read_bytes() for f in tree.rglob("*") if f.is_file()} == before  # the user's tree is untouched
+    acquire(tree, tmp_path / "again")  # the same bytes on every run
+    assert (tmp_path / "again/out/widget-A/left_out.json").read_bytes() == (raw / "left_out.json").read_bytes()
 
 
 def test_a_float_tiff_out_of_range_is_refused_by_name(tree, tmp_path):
     Image.fromarray(np.full((40, 56), 120.0, np.float32), mode="F").save(tree / "widget-A/train/good/f.tif")
-    msg = one_line_error(tree, tmp_path, ("widget-A",))
-    assert "train/good/f.tif: a floating-point image with values in [120, 120]" in msg
+    acquire(tree, tmp_path, ("widget-A",))
+    (entry,) = json.loads((tmp_path / "out/widget-A/left_out.json").read_text())["left_out"]
+    assert entry["file"] == "train/good/f.tif" and not (tmp_path / "out/widget-A/train/good/f.tif").exists()
+    assert entry["reason"].startswith("train/good/f.tif: a floating-point image with values in [120, 120]")

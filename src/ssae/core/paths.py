@@ -11,6 +11,9 @@ PARAMS = Path("params.yaml")
 DATA = Path("data")
 FINGERPRINTS = DATA / "fingerprints"  # FINGERPRINTS/<category>.json: the listing of its source folder
 RAW = DATA / "raw"  # the dataset in MVTec AD layout: RAW/<category>/{train,test,ground_truth}
+# RAW/<category>/LEFT_OUT (data.dataset: folder, only when there is something in it): the images
+# of the user's folder that are not in RAW/<category> (unreadable, hidden, outside the layout)
+LEFT_OUT = "left_out.json"
 MASKS = DATA / "masks"  # MASKS/<category>.npz: bit-packed corruption mask bank
 MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json,calibration.json}
 WEIGHTS, META, CALIBRATION = "model.pt", "meta.json", "calibration.json"  # the files of a model folder

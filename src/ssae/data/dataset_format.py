@@ -3,14 +3,17 @@ and its images and masks loaded as arrays.
 
 Layout: ``<cat>/train/good/*``, ``<cat>/test/good/*``, ``<cat>/test/<defect>/*`` and, optionally
 per defect type, ``<cat>/ground_truth/<defect>/<stem>_mask.*``; files PNG, JPEG, BMP, TIFF or WebP.
-``index_category`` is a pure parser: it reads names only. A defect type without a
-ground_truth folder has no masks (its ``mask`` is None, its pixels are unknown); one with a
-folder must pair every image with exactly one mask and every mask with an image. A test set may
-hold normal images only. Masks mean "defect where non-zero" (0/1 and 0/255 alike).
+A hidden file or folder (name starting with "."; a macOS ``._x.png`` resource file) is never an
+image, a mask or a defect type. ``index_category`` is a pure parser: it reads names only. A
+defect type without a ground_truth folder has no masks (its ``mask`` is None, its pixels are
+unknown); one with a folder must pair every image with exactly one mask and every mask with an
+image. A test set may hold normal images only. Masks mean "defect where non-zero" (0/1 and 0/255
+alike).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -26,29 +29,36 @@ class DatasetError(ValueError):
     """The dataset tree is incomplete or inconsistent; the message names the files."""
 
 
+def _hidden(p: Path) -> bool:
+    return p.name.startswith(".")
+
+
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not _hidden(p))
 
 
-def index_category(root: Path) -> pd.DataFrame:
+def index_category(root: Path, exclude: Collection[str] = ()) -> pd.DataFrame:
     """Table of one category: columns split, defect, label (0/1), image, mask (None if good
     or if the defect type has no ground_truth folder).
 
+    ``exclude``: images to leave out with their masks (paths relative to ``root``,
+    ``test/crack/003.png``), after the stems have paired up.
     Raises ``DatasetError`` naming the folder or files on: no training images, no test
     images, image/mask stems that do not pair up, several masks for one image.
     """
     root = Path(root)
+    excluded = {root / e for e in exclude}
     rows: list[dict] = []
     good = root / "train" / "good"
     if not good.is_dir():
         raise DatasetError(f"{root.name}: missing folder {good}")
-    if not _images(good):
+    if not [p for p in _images(good) if p not in excluded]:
         raise DatasetError(f"{root.name}: no training images in {good}")
     if not (root / "test").is_dir():
         raise DatasetError(f"{root.name}: missing folder {root / 'test'}")
     for img in _images(root / "train" / "good"):
         rows.append(dict(split="train", defect="good", label=0, image=img, mask=None))
-    for folder in sorted(p for p in (root / "test").iterdir() if p.is_dir()):
+    for folder in sorted(p for p in (root / "test").iterdir() if p.is_dir() and not _hidden(p)):
         defect = folder.name
         images = _images(folder)
         if defect == "good":
@@ -73,6 +83,7 @@ def index_category(root: Path) -> pd.DataFrame:
                 f"{root.name}/{defect}: masks without an image in {folder}: {[masks[s].name for s in extra]}"
             )
         rows += [dict(split="test", defect=defect, label=1, image=p, mask=masks[p.stem]) for p in images]
+    rows = [r for r in rows if r["image"] not in excluded]
     table = pd.DataFrame(rows, columns=["split", "defect", "label", "image", "mask"])
     if not (table.split == "test").any():
         raise DatasetError(f"{root.name}: no test images in {root / 'test'} (test/good or test/<defect type>)")

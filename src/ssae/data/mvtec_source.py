@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from ssae.core.data_config import MvtecConfig
@@ -76,9 +76,10 @@ def get_archive(
         raise DownloadError(f"{e}. Or {MANUAL}") from None
 
 
-def place_category(src: Path, dst: Path) -> str:
+def place_category(src: Path, dst: Path, exclude: Collection[str] = ()) -> str:
     """Hard-link every image and mask of ``src``'s layout (``dataset_format.index_category``) into a new
     ``dst`` (copy when linking fails, e.g. across file systems); return "linked" or "copied".
+    ``exclude``: images not to place, nor their masks (paths relative to ``src``).
 
     Only the layout's files are placed, so other files and sub-folders (a symbolic link loop
     among them) are never walked; a symbolic link is placed as the file it points to (a
@@ -87,7 +88,7 @@ def place_category(src: Path, dst: Path) -> str:
     that cannot be placed.
     """
     src, dst = Path(src), Path(dst)
-    table = index_category(src)
+    table = index_category(src, exclude)
     how = {"linked": 0, "copied": 0}
     for f in [*table.image, *table["mask"].dropna()]:
         target = dst / Path(f).relative_to(src)

@@ -59,8 +59,9 @@ def _check_counts(name: str, table, spec: CategorySpec) -> None:
             raise DatasetError(f"{name}: {n} {what} images, expected {expected} ({diff}); found {'; '.join(detail)}")
 
 
-def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) -> str | None:
-    """None if the image (and its mask) decode at the right size, else the reason, naming the file."""
+def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) -> tuple[Path, str] | None:
+    """None if the image (and its mask) decode at the right size, else the file at fault and the
+    reason, naming it."""
 
     def decoded_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as im:
@@ -71,29 +72,33 @@ def _check_file(image: Path, mask: Path | None, side: int | None, root: Path) ->
     try:
         size = decoded_size(image)
     except UnsupportedImage as e:
-        return str(e)
+        return image, str(e)
     except (OSError, SyntaxError, ValueError) as e:  # what PIL raises for truncated or foreign files
-        return f"cannot decode {image.relative_to(root)}: {' '.join(str(e).split())}"
+        return image, f"cannot decode {image.relative_to(root)}: {' '.join(str(e).split())}"
     if side is not None and size != (side, side):
-        return f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
+        return image, f"{image.relative_to(root)} is {size[0]}x{size[1]} px, expected {side}x{side}"
     if mask is not None:
         try:
             m = decoded_size(mask)
         except UnsupportedImage as e:
-            return str(e)
+            return mask, str(e)
         except (OSError, SyntaxError, ValueError) as e:
-            return f"cannot decode {mask.relative_to(root)}: {' '.join(str(e).split())}"
+            return mask, f"cannot decode {mask.relative_to(root)}: {' '.join(str(e).split())}"
         if m != size:
-            return f"{mask.relative_to(root)} is {m[0]}x{m[1]} px but its image is {size[0]}x{size[1]}"
+            return mask, f"{mask.relative_to(root)} is {m[0]}x{m[1]} px but its image is {size[0]}x{size[1]}"
     return None
 
 
-def verify_category(root: Path, spec: CategorySpec | None, name: str | None = None, workers: int = 4) -> None:
+def verify_category(
+    root: Path, spec: CategorySpec | None, name: str | None = None, workers: int = 4, *, leave_out: bool = False
+) -> dict[str, str]:
     """Check an extracted category against ``spec``; raise ``DatasetError`` naming what is wrong.
 
     Decodes every image and mask (threads: PIL releases the GIL while decoding). ``spec=None``
     (a folder of one's own, ``data.dataset: folder``): no counts or sizes to meet, masks optional;
-    every file must still decode and every mask match its image's size.
+    every file must still decode and every mask match its image's size. ``leave_out``: an image
+    that does not decode (or of a mode ``check_mode`` refuses) is no error but returned, as
+    {path relative to ``root``: reason naming it}, sorted; a mask is still an error. Without it: {}.
     """
     root = Path(root)
     name = name or root.name
@@ -111,9 +116,12 @@ def verify_category(root: Path, spec: CategorySpec | None, name: str | None = No
             for p in pool.map(lambda r: _check_file(r.image, r.mask, spec and spec.side, root), table.itertuples())
             if p
         ]
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise DatasetError(f"{name}: {problems[0]}{more}")
+    images = set(table.image) if leave_out else set()
+    left_out = {f.relative_to(root).as_posix(): why for f, why in problems if f in images}
+    if errors := [why for f, why in problems if f not in images]:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DatasetError(f"{name}: {errors[0]}{more}")
+    return dict(sorted(left_out.items()))
 
 
 def verify_tree(root: Path, categories: tuple[str, ...], expected: dict[str, CategorySpec] = OFFICIAL) -> None:
