@@ -53,7 +53,9 @@ def train_epochs(train: dict, n_train: int) -> int:
     return build(TrainConfig, train, "train.").epochs_for(n_train)
 
 
-BUDGET_KEYS = ("train.epochs=", "train.steps=")  # what moves a point along its series
+# what a series is not named by: the budget moves a point along its series, and the runtime
+# (threads, reproducible kernels) changes the last bits of a run, not its recipe
+BUDGET_KEYS = ("train.epochs=", "train.steps=", "runtime.")
 
 
 def points(records: list[dict], n_train: int) -> list[dict]:
