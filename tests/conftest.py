@@ -291,11 +291,8 @@ def stage(name: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 # --- your own data: a custom tree -------------------------------------------------------------
 
 SIZE = {"widget-A": (40, 56), "plate_2": (48, 36)}  # (H, W): neither square nor the model's 32
-# the params of a tiny pipeline on write_custom_tree (test_folder, test_own_data_tracking)
-FOLDER_TINY = {
-    "categories": ["widget-A", "plate_2"],
-    # DVC tracks each category's override entry: your own categories need one (docs/datasets.md)
-    "overrides": {c: {"masks": {}, "train": {}, "score": {}} for c in ("widget-A", "plate_2")},
+# the masks and train params of every tiny pipeline in the tests (test_pipeline, FOLDER_TINY)
+TINY_TRAINING = {
     "masks": {"per_image": 2},
     "train": {
         "image_size": 32,
@@ -303,6 +300,13 @@ FOLDER_TINY = {
         "batch_size": 3,
         "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
     },
+}
+# the params of a tiny pipeline on write_custom_tree (test_folder, test_own_data_tracking)
+FOLDER_TINY = {
+    "categories": ["widget-A", "plate_2"],
+    # DVC tracks each category's override entry: your own categories need one (docs/datasets.md)
+    "overrides": {c: {"masks": {}, "train": {}, "score": {}} for c in ("widget-A", "plate_2")},
+    **TINY_TRAINING,
 }
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import commit, new_project, run
+from conftest import TINY_TRAINING, commit, new_project, run
 from ssae.core.artifacts import load_npz
 from ssae.core.config import load_params
 
@@ -26,13 +26,7 @@ pytestmark = pytest.mark.slow  # runs stages and dvc as processes
 TINY = {
     "categories": ["brick", "tissue"],
     "data": {"embedded": {"image_size": 48, "zoom": 0.5, "n_train": 6, "n_test_good": 3, "n_test_per_defect": 1}},
-    "masks": {"per_image": 2},
-    "train": {
-        "image_size": 32,
-        "epochs": 1,
-        "batch_size": 3,
-        "model": {"widths": [8, 16], "sdc_blocks": 1, "dilations": [1, 2]},
-    },
+    **TINY_TRAINING,
 }
 
 
