@@ -82,11 +82,15 @@ class ModelConfig:
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # parallel branches of one SDC block
     gates: bool = True  # convex-combination modules on the skips (False: plain additive skips)
     image_gate: bool = True  # a CCM between the input image and the decoded image at the output
+    # px (each side, at model resolution) of mirror padding around the input, cropped off the
+    # output: border pixels are reconstructed with context on both sides (0: none)
+    pad: int = 0
 
     def __post_init__(self) -> None:
         check("widths", len(self.widths) >= 2, f"needs at least 2 levels, got {list(self.widths)}")
         check("widths", all(w >= 1 for w in self.widths), f"must be positive, got {list(self.widths)}")
         check("sdc_blocks", self.sdc_blocks >= 0, f"must be >= 0, got {self.sdc_blocks}")
+        check("pad", self.pad >= 0, f"must be >= 0, got {self.pad}")
         check(
             "dilations",
             len(self.dilations) >= 1 and all(d >= 1 for d in self.dilations),
@@ -145,6 +149,13 @@ class TrainConfig:
             "image_size",
             self.image_size % stride == 0,
             f"must be divisible by 2**(len(model.widths)-1) = {stride}, got {self.image_size}",
+        )
+        pad = self.model.pad
+        check(
+            "model.pad",
+            pad % max(stride // 2, 1) == 0 and pad < min(self.image_size, self.crop or self.image_size),
+            f"must be a multiple of {max(stride // 2, 1)} (image_size + 2 pad divisible by {stride}) and smaller "
+            f"than the {'crop' if self.crop else 'image_size'}, got {pad}",
         )
         check("epochs", self.epochs >= 1, f"must be >= 1, got {self.epochs}")
         check("steps", self.steps >= 0, f"must be >= 0 (0: train.epochs), got {self.steps}")

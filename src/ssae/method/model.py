@@ -11,7 +11,11 @@ Our additions, each a param or documented choice: an image-level CCM (``image_ga
 mixes the input and the decoded image per pixel, so copying normal content is trivial and
 training concentrates on where to stop copying (on 25 CPU epochs of grass it cut the error on
 normal pixels 4x); BatchNorm after each convolution; replicate padding (zero padding left
-bright artefacts at the borders, where the image score, the map's maximum, picked them up).
+bright artefacts at the borders, where the image score, the map's maximum, picked them up);
+``pad``: the input mirrored outwards by a margin and the output cropped back, so that a border
+pixel is reconstructed from context on all sides like an interior one (without it, the error in
+the outermost pixels of whole-frame textures is 3-6x the interior's and sets the image score;
+docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ class Up(nn.Module):
 
 
 class SDCCCM(nn.Module):
-    """(B, 3, H, W) float in [0, 1] -> reconstruction (B, 3, H, W); H, W divisible by 2**(L-1)."""
+    """(B, 3, H, W) float in [0, 1] -> reconstruction (B, 3, H, W); H + 2 pad, W + 2 pad divisible
+    by 2**(L-1)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -93,8 +98,15 @@ class SDCCCM(nn.Module):
         self.head = nn.Conv2d(w[0], 3, 3, padding=1)
         # an image-level CCM: recon = g * x + (1 - g) * decoded, one gate per pixel
         self.image_gate = nn.Conv2d(6, 1, 3, padding=1) if cfg.image_gate else None
+        self.pad = cfg.pad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad:
+            p = self.pad
+            return self._forward(F.pad(x, (p, p, p, p), mode="reflect"))[:, :, p:-p, p:-p]
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.stem(x)  # (B, w0, H, W)
         skips = [h]
         for down in self.down:
