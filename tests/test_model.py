@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from torch.nn import functional as F
+
 from ssae.core.config import ModelConfig
 from ssae.method.model import CCM, SDCCCM, count_flops, count_params, init_weights
 from ssae.method.training import loss_fn
@@ -87,3 +89,18 @@ def test_init_weights_depend_on_the_generator_only():
     a = init(0)
     assert all(torch.equal(a[k], reference[k]) for k in a)
     assert not all(torch.equal(a[k], v) for k, v in init(1).items())
+
+
+def test_pad_reconstructs_the_mirrored_image_and_crops_it_back():
+    cfg = dict(widths=(8, 16), sdc_blocks=1, dilations=(1, 2))
+    padded = init_weights(SDCCCM(ModelConfig(**cfg, pad=4)), torch.Generator().manual_seed(0)).eval()
+    plain = init_weights(SDCCCM(ModelConfig(**cfg)), torch.Generator().manual_seed(0)).eval()
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        y = padded(x)
+        mirrored = plain(F.pad(x, (4, 4, 4, 4), mode="reflect"))  # the 24-px image the pad model sees
+        assert y.shape == x.shape
+        assert torch.equal(y, mirrored[:, :, 4:-4, 4:-4])
+        # the border rows now see context beyond the frame: they differ from the unpadded model's
+        assert not torch.allclose(y[:, :, 0], plain(x)[:, :, 0], atol=1e-4)
+    assert count_flops(padded, 16) == count_flops(plain, 24)  # the margin is paid for

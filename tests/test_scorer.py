@@ -11,10 +11,10 @@ from ssae.method.calibration import Calibration
 from ssae.method.model import SDCCCM, init_weights
 
 
-@pytest.mark.parametrize("topk", [0.0, 0.05])
-def test_deployed_and_onnx_scores_are_the_top_k_mean_of_the_map(tmp_path, topk):
+@pytest.mark.parametrize("topk, pad", [(0.0, 0), (0.05, 0), (0.05, 4)])
+def test_deployed_and_onnx_scores_are_the_top_k_mean_of_the_map(tmp_path, topk, pad):
     model = init_weights(
-        SDCCCM(ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,))), torch.Generator().manual_seed(0)
+        SDCCCM(ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,), pad=pad)), torch.Generator().manual_seed(0)
     )
     deployed = Deployed(model.eval(), 16, "l2", 1.0, Calibration(0.01, 0.001, 0.99, (0.0,)), image_topk=topk).eval()
     image = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)  # at model size: no resize
