@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from ssae.evaluation.diagnose import app, best_f1_threshold, diagnose
+from ssae.evaluation.diagnose import app, best_f1_threshold, border, diagnose
 from ssae.evaluation.score_file import load_scores, save_scores
 
 S, BG = 16, 0.001  # map side; the maps' background error
@@ -138,6 +138,23 @@ def test_map_maxima_positions_and_where_they_sit_in_the_image():
     assert s["top_normal"]["on_object"] == 0.2 and s["top_normal"]["bright_spot"] == 0.2
     assert s["defective"]["in_mask"] == 0.75 and s["defective"]["on_object"] == 0.75
     assert "on_object" not in diagnose(d)["maxima"]["summary"]["top_normal"]  # no images: skipped
+
+
+def test_the_border_profile_sees_a_bright_frame_and_not_an_interior_peak():
+    s = 64
+    labels = np.array([False] * 3 + [True])
+    maps = np.full((4, s, s), 0.01, np.float32)
+    maps[:3, 0], maps[:3, :, -1] = 0.05, 0.03  # normal images: a bright top row and right column
+    maps[3, 30:34, 30:34] = 1.0  # the defect: an interior peak of 16 pixels
+    b = border(maps, labels)
+    assert b["ring_to_interior"][0] == pytest.approx((0.05 * 63 + 0.03 * 64 + 0.01 * 125) / 252 / 0.01, rel=1e-5)  # 252 ring px
+    assert b["ring_to_interior"][1:] == pytest.approx([1.0] * 7, rel=1e-5)
+    # top 1 % = 41 px: on the normal images the bright row and column, on the defect image its 16
+    # interior pixels and 25 ties of the flat background (where argpartition puts them)
+    assert b["top1pct_near_border"] > 0.75
+    assert b["near_border_area"] == pytest.approx(1 - (s - 8) ** 2 / s**2)
+    flat = border(np.full((4, s, s), 0.01, np.float32), labels)
+    assert flat["ring_to_interior"] == pytest.approx([1.0] * 8)
 
 
 def test_the_cli_writes_the_same_bytes_twice(tmp_path):

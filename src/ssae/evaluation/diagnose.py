@@ -23,6 +23,12 @@ Definitions (all on the stored maps, (N, S, S) at model resolution):
   it the reconstruction reproduced the defect ("model": repaired nothing). Counted among the
   misses at each threshold: with many more defective than normal test images the best F1 may
   flag (nearly) all, and the calibrated threshold's misses are the informative ones.
+- the border: the mean map of the normal test images in each of the ``BORDER_RINGS`` outermost
+  one-pixel rings, divided by its mean over the interior (farther than S/8 from every edge);
+  and the share of each image's top 1 % of map pixels (the pixels ``score.image_topk: 0.01``
+  averages) that lie within S/16 of an edge (S/16 of the side holds 23 % of the pixels). A
+  ratio of several and a share near 1 mean the image score measures the border, not the image
+  (``train.model.pad`` is the remedy).
 
 Writes DIR/diagnosis.json (sorted keys, floats to 6 significant digits, no timestamps),
 DIR/diagnosis.md (tables) and DIR/diagnosis.png (statistics only, no image pixels).
@@ -48,6 +54,7 @@ TOP_SHARE, TOP_MIN = 0.2, 5  # top normals: the top 20 %, at least 5
 FG_DIFF = 0.1  # foreground: a channel differs from the border's median colour by more (in [0, 1])
 BRIGHT_PCT = 95.0  # a maximum on a pixel at or above this brightness percentile is a "bright spot"
 NORMAL_PCT = 99.0  # the normal level: this percentile of all normal test pixels of the maps
+BORDER_RINGS = 8  # outermost one-pixel rings profiled by ``border``
 
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
@@ -102,6 +109,21 @@ def maxima(maps: np.ndarray, images: np.ndarray | None, gt: np.ndarray, known: n
             rec["in_mask"] = bool(gt[i, int((r + 0.5) * gt.shape[1] / s), int((c + 0.5) * gt.shape[2] / s)])
         out.append(rec)
     return out
+
+
+def border(maps: np.ndarray, labels: np.ndarray) -> dict:
+    """The border statistics of the module doc: normal images' error per outer ring relative to the
+    interior, and the share of every image's top 1 % of pixels within S/16 of an edge."""
+    s = maps.shape[-1]
+    yy, xx = np.mgrid[:s, :s]
+    dist = np.minimum.reduce([yy, xx, s - 1 - yy, s - 1 - xx])
+    normal = maps[~labels] if (~labels).any() else maps
+    interior = float(normal[:, dist >= s // 8].mean())
+    rings = [float(normal[:, dist == d].mean()) / interior if interior > 0 else None for d in range(BORDER_RINGS)]
+    k = max(1, round(0.01 * s * s))
+    near = dist.ravel() < max(1, s // 16)
+    top = np.argpartition(maps.reshape(len(maps), -1), -k, axis=1)[:, -k:]
+    return {"ring_to_interior": rings, "top1pct_near_border": float(near[top].mean()), "near_border_area": float(near.mean())}
 
 
 def summarise(records: list[dict]) -> dict:
@@ -188,6 +210,7 @@ def diagnose(d: dict[str, np.ndarray], images: np.ndarray | None = None) -> dict
             "with_images": images is not None,
         },
         "missed": missed_defects(d, thresholds),
+        "border": border(d["maps"].astype(np.float32), labels),
         "constants": {"top_share": TOP_SHARE, "top_min": TOP_MIN, "fg_diff": FG_DIFF, "bright_pct": BRIGHT_PCT},
     }
 

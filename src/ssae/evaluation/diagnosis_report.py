@@ -65,6 +65,15 @@ def to_markdown(r: dict) -> str:
                 f"| {g.replace('_', ' ')} | {s['n']} | {s['median_border']:.3f} | {_pct(s.get('on_object'))} | "
                 f"{bright} | {_pct(s.get('bright_spot'))} | {_pct(s.get('in_mask'))} |"
             )
+    if "border" in r:  # absent from results written before it was measured
+        b = r["border"]
+        rings = " ".join("–" if v is None else f"{v:.2f}" for v in b["ring_to_interior"])
+        lines += [
+            "",
+            f"Border: normal images' mean error in the outermost one-pixel rings / interior: {rings}; "
+            f"{_pct(b['top1pct_near_border'])} of the top 1 % of map pixels lie within 1/16 of the side "
+            f"of an edge ({_pct(b['near_border_area'])} of the area).",
+        ]
     m = r["missed"]
     if "skipped" in m:
         lines += ["", f"Missed defects: skipped ({m['skipped']})."]
