@@ -146,8 +146,8 @@ def test_the_border_profile_sees_a_bright_frame_and_not_an_interior_peak():
     maps = np.full((4, s, s), 0.01, np.float32)
     maps[:3, 0], maps[:3, :, -1] = 0.05, 0.03  # normal images: a bright top row and right column
     maps[3, 30:34, 30:34] = 1.0  # the defect: an interior peak of 16 pixels
-    b = border(maps, labels)
-    assert b["ring_to_interior"][0] == pytest.approx((0.05 * 63 + 0.03 * 64 + 0.01 * 125) / 252 / 0.01, rel=1e-5)  # 252 ring px
+    b = border(maps, labels)  # ring 0: 252 px
+    assert b["ring_to_interior"][0] == pytest.approx((0.05 * 63 + 0.03 * 64 + 0.01 * 125) / 252 / 0.01, rel=1e-5)
     assert b["ring_to_interior"][1:] == pytest.approx([1.0] * 7, rel=1e-5)
     # top 1 % = 41 px: on the normal images the bright row and column, on the defect image its 16
     # interior pixels and 25 ties of the flat background (where argpartition puts them)

@@ -123,7 +123,11 @@ def border(maps: np.ndarray, labels: np.ndarray) -> dict:
     k = max(1, round(0.01 * s * s))
     near = dist.ravel() < max(1, s // 16)
     top = np.argpartition(maps.reshape(len(maps), -1), -k, axis=1)[:, -k:]
-    return {"ring_to_interior": rings, "top1pct_near_border": float(near[top].mean()), "near_border_area": float(near.mean())}
+    return {
+        "ring_to_interior": rings,
+        "top1pct_near_border": float(near[top].mean()),
+        "near_border_area": float(near.mean()),
+    }
 
 
 def summarise(records: list[dict]) -> dict:
