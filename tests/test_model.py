@@ -103,7 +103,4 @@ def test_pad_reconstructs_the_mirrored_image_and_crops_it_back():
         assert torch.equal(y, mirrored[:, :, 4:-4, 4:-4])
         # the border rows now see context beyond the frame: they differ from the unpadded model's
         assert not torch.allclose(y[:, :, 0], plain(x)[:, :, 0], atol=1e-4)
-    assert count_flops(padded, 16) == count_flops(plain, 24)  # the margin is paid for at inference
-    padded.train()  # training sees the image as it is: the plain model's output
-    with torch.no_grad():
-        assert torch.equal(padded(x), plain.train()(x))
+    assert count_flops(padded, 16) == count_flops(plain, 24)  # the margin is paid for

@@ -82,8 +82,8 @@ class ModelConfig:
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # parallel branches of one SDC block
     gates: bool = True  # convex-combination modules on the skips (False: plain additive skips)
     image_gate: bool = True  # a CCM between the input image and the decoded image at the output
-    # px (each side, at model resolution) of mirror padding around the input at inference,
-    # cropped off the output: border pixels are reconstructed with context on both sides (0: none)
+    # px (each side, at model resolution) of mirror padding around the input, cropped off the
+    # output: border pixels are reconstructed with context on both sides (0: none)
     pad: int = 0
 
     def __post_init__(self) -> None:

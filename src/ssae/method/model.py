@@ -12,11 +12,10 @@ mixes the input and the decoded image per pixel, so copying normal content is tr
 training concentrates on where to stop copying (on 25 CPU epochs of grass it cut the error on
 normal pixels 4x); BatchNorm after each convolution; replicate padding (zero padding left
 bright artefacts at the borders, where the image score, the map's maximum, picked them up);
-``pad``: at inference (eval mode), the input mirrored outwards by a margin and the output cropped
-back, so that a border pixel is reconstructed from context on all sides like an interior one
-(without it, the error in the outermost pixels of whole-frame textures is 3-6x the interior's
-and sets the image score; docs/accuracy.md). Training sees the images as they are: training
-with the margin too cost 1.27x the compute and scored the same on the embedded benchmark.
+``pad``: the input mirrored outwards by a margin and the output cropped back, so that a border
+pixel is reconstructed from context on all sides like an interior one (without it, the error in
+the outermost pixels of whole-frame textures is 3-6x the interior's and sets the image score;
+docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -102,7 +101,7 @@ class SDCCCM(nn.Module):
         self.pad = cfg.pad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pad and not self.training:  # an inference margin: training sees the images as they are
+        if self.pad:
             p = self.pad
             return self._forward(F.pad(x, (p, p, p, p), mode="reflect"))[:, :, p:-p, p:-p]
         return self._forward(x)
