@@ -191,6 +191,7 @@ def test_a_stage_names_params_yaml_once(tmp_path, monkeypatch, capsys, text, pro
 
 def test_an_override_applies_to_its_category_only():
     raw = committed()
+    raw["overrides"]["brick"] = {"masks": {}, "train": {}, "score": {}}
     raw["overrides"]["grass"] = {
         "masks": {"per_image": 3},
         "train": {"epochs": 40, "model": {"sdc_blocks": 0}},
