@@ -12,10 +12,11 @@ mixes the input and the decoded image per pixel, so copying normal content is tr
 training concentrates on where to stop copying (on 25 CPU epochs of grass it cut the error on
 normal pixels 4x); BatchNorm after each convolution; replicate padding (zero padding left
 bright artefacts at the borders, where the image score, the map's maximum, picked them up);
-``pad``: the input mirrored outwards by a margin and the output cropped back, so that a border
-pixel is reconstructed from context on all sides like an interior one (without it, the error in
-the outermost pixels of whole-frame textures is 3-6x the interior's and sets the image score;
-docs/accuracy.md).
+``pad``: the input mirrored outwards by a margin and the output cropped back, in training and at
+inference alike, so that a border pixel is reconstructed from context on all sides like an
+interior one (without it, the error in the outermost pixels of whole-frame textures is 3-6x the
+interior's and sets the image score; a margin added at inference only broke an aligned object;
+docs/accuracy.md section 5).
 """
 
 from __future__ import annotations
