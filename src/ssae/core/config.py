@@ -29,6 +29,15 @@ from ssae.core.schema import ConfigError, build, check
 
 EMBEDDED_CATEGORIES = ("brick", "grass", "gravel", "tissue")
 ALL_CATEGORIES = EMBEDDED_CATEGORIES + mvtec.CATEGORIES
+EMBEDDED_PAD = 4  # px of border margin for the embedded textures, which fill the frame (docs/accuracy.md section 5)
+
+
+def default_overrides() -> dict[str, dict[str, dict]]:
+    """The committed params.yaml's overrides: none, but the embedded textures' border margin."""
+    out = no_overrides(ALL_CATEGORIES)
+    for c in EMBEDDED_CATEGORIES:
+        out[c]["train"] = {"model": {"pad": EMBEDDED_PAD}}
+    return out
 
 
 @dataclass(frozen=True)
@@ -269,13 +278,7 @@ class Params:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     # category -> {masks: {...}, train: {...}, score: {...}}: values that category uses instead
     # of the sections above (partial, nested; ssae.core.overrides). A category left out has none.
-    # (the embedded textures fill the frame: a 4-px border margin, docs/accuracy.md section 5)
-    overrides: dict[str, dict[str, dict]] = field(
-        default_factory=lambda: (
-            no_overrides(ALL_CATEGORIES)
-            | {c: {"masks": {}, "train": {"model": {"pad": 4}}, "score": {}} for c in EMBEDDED_CATEGORIES}
-        )
-    )
+    overrides: dict[str, dict[str, dict]] = field(default_factory=default_overrides)
 
     def __post_init__(self) -> None:
         check("seed", self.seed >= 0, f"must be >= 0, got {self.seed}")
