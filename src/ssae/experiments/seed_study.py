@@ -4,11 +4,15 @@ of mean ± std, so that a difference can be judged against what the seed alone m
     python -m ssae.experiments.seed_study run full --seeds 3                       # the committed params
     python -m ssae.experiments.seed_study run plain_ae --seeds 3 -S train.noise=none
     python -m ssae.experiments.seed_study table full plain_ae                      # compare (first: reference)
+    python -m ssae.experiments.seed_study run plain_ae --seeds 5 -S train.noise=none  # adds seeds 3 and 4
 
 `run` runs `dvc exp run --temp -n NAME-seedK -S seed=K -S ...` per seed (outside the
 workspace, which stays as it is; DVC's run cache makes a repeat cheap), reads each
-experiment's reports/metrics.json from its git ref and writes reports/seeds/NAME.json and a
-per-category table of mean ± std (sample std, ddof 1). `table` puts several such files side by
+experiment's reports/metrics.json from its git ref and writes reports/seeds/NAME.json after each
+seed (a stopped study keeps the seeds it finished) and a per-category table of mean ± std
+(sample std, ddof 1). A record of the same overrides is extended: its seeds are kept, only the
+missing ones run, and each seed's commit is recorded (`commits`); a record of other overrides is
+refused unless `--fresh`. `table` puts several such files side by
 side: the mean over categories of each metric, mean ± std over seeds, and each experiment's
 difference to the first with Welch's t-test (* where p < 0.05: larger than the seed noise).
 """
@@ -26,6 +30,7 @@ from scipy import stats
 import yaml
 
 from ssae.core import paths
+from ssae.core.artifacts import atomic_write
 from ssae.core.config import ConfigError, parse_params
 from ssae.evaluation.tables import markdown, mean_std_pct
 from ssae.experiments.protocols import apply, parse_overrides
@@ -98,10 +103,11 @@ def compare_table(records: list[dict]) -> str:
 @app.command()
 def run(
     name: str = typer.Argument(..., help="Label of this configuration, e.g. full or plain_ae."),
-    seeds: int = typer.Option(3, min=1, help="Seeds 0 .. N-1."),
+    seeds: int = typer.Option(3, min=1, help="Seeds 0 .. N-1 (those already in the record are kept)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Replace reports/seeds/NAME.json instead of extending it."),
     overrides: list[str] = typer.Option([], "-S", "--set", help="key=value, as `dvc exp run -S` (repeatable)."),
 ) -> None:
-    """Run the params (plus overrides) over seeds 0..N-1; write reports/seeds/NAME.json, print mean ± std."""
+    """Run the params (plus overrides) over seeds 0..N-1 not yet recorded; write reports/seeds/NAME.json."""
     try:
         over = parse_overrides([x for o in overrides for x in ("-S", o)])
         parse_params(apply(yaml.safe_load(paths.PARAMS.read_text()), over))  # a typo fails before DVC runs
@@ -109,17 +115,47 @@ def run(
         raise typer.BadParameter(str(e), param_hint="-S") from None
     if "seed" in over:
         raise typer.BadParameter("the seed is what this command varies: leave -S seed=... out", param_hint="-S")
-    record = {
-        "name": name,
-        "overrides": overrides,
-        "baseline": _git("rev-parse", "--short", "HEAD"),
-        "seeds": {str(s): run_seed(f"{name}-seed{s}", s, overrides) for s in range(seeds)},
-    }
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    record = start_record(name, overrides, fresh)
+    head = _git("rev-parse", "--short", "HEAD")
+    for s in range(seeds):
+        if str(s) in record["seeds"]:
+            print(f"seed {s}: recorded at {record['commits'][str(s)]}, kept", flush=True)
+            continue
+        record["seeds"][str(s)] = run_seed(f"{name}-seed{s}", s, overrides)
+        record["commits"][str(s)] = head
+        save_record(record)
     print(
-        f"\n{name} ({', '.join(overrides) or 'params.yaml'}), {seeds} seeds, mean ± std in %:\n\n{seed_table(record)}"
+        f"\n{name} ({', '.join(overrides) or 'params.yaml'}), {len(record['seeds'])} seeds, mean ± std in %:\n\n"
+        f"{seed_table(record)}"
     )
+
+
+def start_record(name: str, overrides: list[str], fresh: bool) -> dict:
+    """The record to extend: reports/seeds/NAME.json if it has the same overrides, else a new one."""
+    path = OUT / f"{name}.json"
+    if fresh or not path.is_file():
+        return {
+            "name": name,
+            "overrides": overrides,
+            "baseline": _git("rev-parse", "--short", "HEAD"),
+            "seeds": {},
+            "commits": {},
+        }
+    record = json.loads(path.read_text())
+    if record["overrides"] != overrides:
+        raise typer.BadParameter(
+            f"{path} holds other overrides ({' '.join(record['overrides']) or 'none'}): "
+            "choose another NAME, or --fresh to replace it",
+            param_hint="-S",
+        )
+    # records written before per-seed commits were kept: every seed at the baseline
+    record.setdefault("commits", dict.fromkeys(record["seeds"], record["baseline"]))
+    return record
+
+
+def save_record(record: dict) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    atomic_write(OUT / f"{record['name']}.json", (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
 
 
 @app.command()
