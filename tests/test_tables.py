@@ -56,3 +56,16 @@ def test_seed_study_tables_show_mean_std_and_welch_marks():
         "| brick" + " | 81.0 ± 1.0" * 3 + " |",
         "| **mean**" + " | 91.0 ± 1.0" * 3 + " |",
     ]
+
+
+def test_seed_study_compare_table_shows_image_only_records():
+    """A dataset without masks has no pixel metrics (None): its cells are "—", not an error."""
+    from ssae.experiments.seed_study import compare_table
+
+    def record(name, values):
+        runs = {str(s): {"mean": {"image_auroc": v, "pixel_auroc": None, "aupro": None}} for s, v in enumerate(values)}
+        return {"name": name, "overrides": [], "seeds": runs}
+
+    lines = compare_table([record("a", [0.90, 0.92]), record("b", [0.80])]).splitlines()
+    assert lines[2] == "| a | — | 2 | 91.0 ± 1.4 | — | — | — | — | — |"
+    assert lines[3] == "| b | — | 1 | 80.0 | — | — | -11.0 | — | — |"

@@ -76,16 +76,18 @@ def seed_table(record: dict) -> str:
 
 def compare_table(records: list[dict]) -> str:
     """Markdown: one row per record, the mean over categories of ``SHOWN`` metrics as mean ± std
-    over seeds, and the difference of the mean to the first record (Welch's t-test, * p < 0.05)."""
+    over seeds, and the difference of the mean to the first record (Welch's t-test, * p < 0.05).
+    A metric a record lacks (pixel metrics of a dataset without masks) is shown as "—"."""
     header = ["experiment", "overrides", "seeds", *(LABELS[k] for k in SHOWN), *(f"Δ {LABELS[k]}" for k in SHOWN)]
-    raw = [{k: [r["mean"][k] for r in rec["seeds"].values()] for k in SHOWN} for rec in records]
-    values = [{k: 100 * np.array(v[k]) for k in SHOWN} for v in raw]
+    raw = [{k: [r["mean"].get(k) for r in rec["seeds"].values()] for k in SHOWN} for rec in records]
+    raw = [{k: (None if None in v[k] else v[k]) for k in SHOWN} for v in raw]
+    values = [{k: None if v[k] is None else 100 * np.array(v[k]) for k in SHOWN} for v in raw]
     rows = []
     for rec, v, fractions in zip(records, values, raw):
-        cells = [mean_std_pct(fractions[k]) for k in SHOWN]
+        cells = ["—" if fractions[k] is None else mean_std_pct(fractions[k]) for k in SHOWN]
         diffs = []
         for k in SHOWN:
-            if rec is records[0]:
+            if rec is records[0] or v[k] is None or values[0][k] is None:
                 diffs.append("—")
                 continue
             d = v[k].mean() - values[0][k].mean()
@@ -96,7 +98,7 @@ def compare_table(records: list[dict]) -> str:
             )
             diffs.append(f"{d:+.1f}" + ("*" if p < 0.05 else ""))
         over = ", ".join(f"`{o}`" for o in rec["overrides"]) or "—"
-        rows.append([rec["name"], over, str(len(v[SHOWN[0]])), *cells, *diffs])
+        rows.append([rec["name"], over, str(len(rec["seeds"])), *cells, *diffs])
     return markdown(header, rows, left=2)
 
 
