@@ -1,5 +1,6 @@
 """Evaluation resolution: numpy resampling that matches torch's, and the score file round trip."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from ssae.data.resolution import at_resolution, downsample_masks, upsample
+from ssae.data.resolution import at_resolution, downsample_masks, resize, resize_weights, upsample
 from ssae.evaluation.score_file import load_scores, save_scores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,41 @@ def test_downsample_masks_is_torchs_adaptive_average_at_one_half(big, small):
     masks = np.random.default_rng(1).random((4, *big)) > 0.5
     ref = (F.adaptive_avg_pool2d(torch.from_numpy(masks.astype(np.float32))[:, None], small)[:, 0] >= 0.5).numpy()
     assert np.array_equal(downsample_masks(masks, small), ref)
+
+
+@pytest.mark.parametrize("src, dst", [((300, 400), (64, 64)), ((37, 50), (128, 128)), ((800, 800), (128, 128))])
+def test_resize_is_torchs_antialiased_bilinear_and_keeps_grey_channels_equal(src, dst):
+    rng = np.random.default_rng(0)
+    image = rng.random((*src, 3), dtype=np.float32)
+    out = resize(image, dst)
+    assert out.shape == (*dst, 3) and out.dtype == np.float32 and out.flags.c_contiguous
+    ref = F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None], dst, mode="bilinear", antialias=True)
+    assert np.abs(out - ref[0].permute(1, 2, 0).numpy()).max() < 1e-5
+    matrix = np.einsum(
+        "ij,jkc,lk->ilc", resize_weights(src[0], dst[0]), image, resize_weights(src[1], dst[1]), optimize=True
+    )
+    assert np.abs(out - matrix).max() < 1e-6  # the matrix form of the module doc, up to float32 rounding
+    grey = resize(np.repeat(image[..., :1], 3, axis=2), dst)
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 0], grey[..., 2])
+    assert np.array_equal(resize(image[..., 0], dst), out[..., 0])  # (H, W) alike
+
+
+@pytest.mark.slow
+def test_resize_gives_the_same_bytes_under_every_blas_kernel():
+    """OpenBLAS picks its kernels by CPU; a matrix product's last bits follow them (the reason
+    resize accumulates element-wise). Three kernels this x86-64 CPU can run stand in for three CPUs."""
+    code = (
+        "import hashlib, numpy as np; from ssae.data.resolution import resize; "
+        "x = np.random.default_rng(0).random((300, 400, 3), dtype=np.float32); "
+        "print(hashlib.sha256(resize(x, (64, 64)).tobytes()).hexdigest())"
+    )
+    digests = set()
+    for core in ("Haswell", "Sandybridge", "Prescott"):
+        env = {**os.environ, "OPENBLAS_CORETYPE": core}
+        digests.add(
+            subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+        )
+    assert len(digests) == 1
 
 
 def test_resolution_helpers():

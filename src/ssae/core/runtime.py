@@ -7,7 +7,9 @@ code path), and oneDNN splits the convolution's weight-gradient reductions by th
 Measured on one AMD EPYC with AVX-512 (docs/reproducibility.md): ten training steps give other
 weights under AVX-512 and AVX2 kernels, and under 1, 2 and 3 threads; inference (the score
 stage) differs only under the generic (non-SIMD) kernels; numpy, scipy and scikit-learn (the
-data, masks and aggregate stages) gave the same bytes under every setting tried. Pinning AVX2
+data, masks and aggregate stages) gave the same bytes under every setting tried (their one
+CPU-dependent part, OpenBLAS's matrix products, is kept out of the image resize:
+``ssae.data.resolution.resize``). Pinning AVX2
 and a fixed thread count makes every x86-64 CPU with AVX2 run the same arithmetic, whatever
 its core count.
 """

@@ -1,14 +1,15 @@
 """Every change of resolution, in one place.
 
 Images to the model (``resize``; ``resize_weights``): every image is resized to the model's
-square side ``S`` (a non-square image is stretched) by an antialiased bilinear filter, written
-as a matrix product ``Wh @ x @ Ww.T`` with ``W = resize_weights(n_in, n_out)``: output pixel
+square side ``S`` (a non-square image is stretched) by an antialiased bilinear filter, in value
+the matrix product ``Wh @ x @ Ww.T`` with ``W = resize_weights(n_in, n_out)`` (computed tap by
+tap, the same bytes on every CPU: ``resize``): output pixel
 ``i`` averages the input pixels ``j`` with triangle weights ``max(0, 1 - |j + 0.5 - c_i| / s)``,
 ``c_i = (i + 0.5) n_in / n_out``, ``s = max(n_in / n_out, 1)``, normalised per row. That is PIL's
 BILINEAR filter (and torch's ``antialias=True``) in float, without PIL's rounding to 8 bits;
 upsampling is plain bilinear with half-pixel centres. ``resize_weights_torch`` computes the same
 matrices in torch inside the ONNX graph (``ssae.deploy.scorer``), so the pipeline, ``predict``
-and onnxruntime see the same pixels.
+and onnxruntime see the same pixels up to float32 rounding.
 
 Anomaly maps and ground-truth masks at the evaluation resolution (``aggregate.eval_resolution``,
 ``at_resolution``): ``ground_truth``: maps upsampled bilinearly to the masks (the official
@@ -36,13 +37,40 @@ def resize_weights(n_in: int, n_out: int) -> np.ndarray:
     return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def _taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero band of ``resize_weights(n_in, n_out)`` as (T, n_out) input indices and
+    float32 weights, tap ``t`` of output ``i`` being input ``start_i + t`` (weight 0 past the band)."""
+    w = resize_weights(n_in, n_out)
+    nz = w > 0
+    start = nz.argmax(axis=1)
+    width = n_in - nz[:, ::-1].argmax(axis=1) - start
+    t = np.arange(width.max())[:, None]
+    index = np.minimum(start + t, n_in - 1)
+    return index, np.where(t < width, w[np.arange(n_out), index], np.float32(0)).astype(np.float32)
+
+
+def _resize_axis0(x: np.ndarray, n_out: int) -> np.ndarray:
+    index, weight = _taps(x.shape[0], n_out)
+    extra = (None,) * (x.ndim - 1)
+    out = weight[0][(slice(None), *extra)] * x[index[0]]
+    for i, w in zip(index[1:], weight[1:]):
+        out += w[(slice(None), *extra)] * x[i]
+    return out
+
+
 def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, C) or (H, W) float32 -> (h, w, C) or (h, w) float32 through ``resize_weights``."""
+    """(H, W, C) or (H, W) float32 -> (h, w, C) or (h, w) float32 through ``resize_weights``.
+
+    The same bytes on every CPU: each output pixel is accumulated tap by tap in a fixed order
+    with element-wise float32 multiplies and adds (IEEE-exact everywhere), never through a
+    matrix product, whose BLAS kernel (chosen per CPU by OpenBLAS) sums in another order and
+    changes the last bits; so the channels of a greyscale image stay equal as well."""
     h, w = shape
+    image = image.astype(np.float32)
     if image.shape[:2] == (h, w):
-        return image.astype(np.float32)
-    wh, ww = resize_weights(image.shape[0], h), resize_weights(image.shape[1], w)
-    return np.einsum("ij,jk...,lk->il...", wh, image.astype(np.float32), ww, optimize=True).astype(np.float32)
+        return image
+    rows = _resize_axis0(image, h)
+    return np.ascontiguousarray(_resize_axis0(rows.swapaxes(0, 1), w).swapaxes(0, 1))
 
 
 def resize_weights_torch(n_in: torch.Tensor, n_out: torch.Tensor) -> torch.Tensor:
