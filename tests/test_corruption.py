@@ -73,6 +73,23 @@ def test_texture_fill_is_in_range_and_varies(data):
         assert vals.numel() and vals.std() > 0 and 0 <= vals.min() and vals.max() <= 1
 
 
+@pytest.mark.parametrize("noise", ["structured", "gaussian"])
+@pytest.mark.parametrize("family", FILLS)
+def test_a_greyscale_image_is_corrupted_in_grey(family, noise):
+    # coloured fills or noise on a grey category would teach a colour cue its real defects lack
+    rng = np.random.default_rng(1)
+    grey = torch.from_numpy(rng.random((N, 1, 32, 32), dtype=np.float32)).expand(N, 3, 32, 32).contiguous()
+    colour = torch.from_numpy(rng.random((N, 3, 32, 32), dtype=np.float32))
+    images = torch.cat([grey, colour])
+    bank = torch.from_numpy(mask_bank(2 * N, 32, MasksConfig(per_image=3), 0, "brick").astype(np.uint8))
+    cfg = TrainConfig(noise=noise, corrupt_prob=1.0, input_noise_std=0.02, **({f: 0.0 for f in FILLS} | {family: 1.0}))
+    plan = plan_batch(np.arange(2 * N), 2 * N, len(bank), cfg, 7, 0, "none")
+    x, y, _ = make_batch(images, bank, plan, cfg, "none", batch_generator(7, 0, 0, CPU))
+    assert not torch.equal(x[:N], y[:N])
+    assert torch.equal(x[:N, 0], x[:N, 1]) and torch.equal(x[:N, 0], x[:N, 2])
+    assert (x[N:, 0] - x[N:, 1]).abs().max() > 0.01
+
+
 def test_blend_zero_is_opaque_and_blend_mixes_with_the_original(data):
     base = dict(corrupt_prob=1.0, fill_patch=1.0, fill_elastic=0.0, fill_texture=0.0)
     _, (opaque, y, m) = build(data, TrainConfig(blend=0.0, **base))

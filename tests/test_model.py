@@ -104,3 +104,18 @@ def test_pad_reconstructs_the_mirrored_image_and_crops_it_back():
         # the border rows now see context beyond the frame: they differ from the unpadded model's
         assert not torch.allclose(y[:, :, 0], plain(x)[:, :, 0], atol=1e-4)
     assert count_flops(padded, 16) == count_flops(plain, 24)  # the margin is paid for
+
+
+@pytest.mark.parametrize("image_gate", [True, False])
+def test_a_greyscale_image_is_reconstructed_in_grey_and_a_colour_one_in_colour(image_gate):
+    m = init_weights(
+        SDCCCM(ModelConfig(widths=(8, 16), sdc_blocks=1, dilations=(1,), image_gate=image_gate)),
+        torch.Generator().manual_seed(0),
+    ).eval()
+    grey = torch.rand(1, 1, 16, 16).expand(1, 3, 16, 16)
+    colour = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        both = m(torch.cat([grey, colour]))  # per image, in one batch
+        assert torch.equal(both[0, 0], both[0, 1]) and torch.equal(both[0, 0], both[0, 2])
+        assert (both[1, 0] - both[1, 1]).abs().max() > 1e-3  # colour keeps its channels apart
+        assert torch.allclose(both[1:], m(colour), atol=1e-5)  # the grey image does not touch it

@@ -18,7 +18,9 @@ Fills of a corrupted region (weights ``fill_*``):
 - ``texture``: smooth noise of random correlation length (a coarse field of 4-64 cells per
   side, upsampled), random mean colour and contrast, grey or coloured, plus fine grain.
 All fill geometry is relative to the image side, so 128 px and 256 px runs see the same
-corruptions.
+corruptions. A greyscale image (three equal channels) is corrupted in grey: texture fills by the
+mean of their channels, i.i.d. noise by its first channel. A coloured fill on a grey category is
+found by its colour alone, which teaches nothing about the category's real (grey) defects.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from ssae.method.augment import TRANSFORMS, dihedral
+from ssae.method.model import greyscale
 from ssae.core.config import TrainConfig
 
 PATCH, ELASTIC, TEXTURE = 0, 1, 2
@@ -182,6 +185,13 @@ def _textures(
     return tex.clamp(0, 1)
 
 
+def _grey_where(grey: torch.Tensor, t: torch.Tensor, one: torch.Tensor) -> torch.Tensor:
+    """``t`` (B, 3, H, W) with the samples marked by ``grey`` (B, 1, 1, 1) replaced by ``one``
+    (B, 1, H, W) on all three channels: a greyscale image is corrupted in grey (a colour cue would
+    teach nothing about its real defects)."""
+    return torch.where(grey, one.expand_as(t), t)
+
+
 def batch_generator(seed: int, epoch: int, step: int, device: torch.device) -> torch.Generator:
     """The device generator of one batch's full-resolution noise, seeded by (seed, epoch, step)."""
     state = np.random.SeedSequence([seed, epoch, step]).generate_state(1, np.uint64)[0]
@@ -215,15 +225,19 @@ def make_batch(
             pos = np.flatnonzero(plan.fill[hit] == family)
             if len(pos):
                 fill[torch.as_tensor(pos, device=dev)] = make(hit[pos])
-        alpha = m * _as_tensor(plan.opacity[hit], dev)[:, None, None, None]
         sel = torch.as_tensor(hit, device=dev)
+        fill = _grey_where(greyscale(clean[sel]), fill, fill.mean(1, keepdim=True))
+        alpha = m * _as_tensor(plan.opacity[hit], dev)[:, None, None, None]
         x[sel] = x[sel] * (1 - alpha) + fill * alpha
         masks[sel] = m
     elif cfg.noise == "gaussian" and len(hit):
         sel = torch.as_tensor(hit, device=dev)
-        x[sel] = (x[sel] + cfg.noise_std * torch.randn(x[sel].shape, generator=gen, device=dev)).clamp(0, 1)
+        noise = torch.randn(x[sel].shape, generator=gen, device=dev)
+        noise = _grey_where(greyscale(clean[sel]), noise, noise[:, :1])  # the same std in grey
+        x[sel] = (x[sel] + cfg.noise_std * noise).clamp(0, 1)
     if cfg.input_noise_std > 0:  # "Noise & Pattern": i.i.d. noise on top of the occlusions, every sample
-        x = (x + cfg.input_noise_std * torch.randn(x.shape, generator=gen, device=dev)).clamp(0, 1)
+        noise = torch.randn(x.shape, generator=gen, device=dev)
+        x = (x + cfg.input_noise_std * _grey_where(greyscale(clean), noise, noise[:, :1])).clamp(0, 1)
     if plan.crop is not None:  # corrupted at full size, so fills and masks keep their scale
         x, clean, masks = (cropped(t, plan.crop, cfg.crop) for t in (x, clean, masks))
     return x, clean, masks

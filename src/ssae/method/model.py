@@ -10,7 +10,9 @@ exact values, ours are documented in params.yaml.
 Our additions, each a param or documented choice: an image-level CCM (``image_gate``) that
 mixes the input and the decoded image per pixel, so copying normal content is trivial and
 training concentrates on where to stop copying (on 25 CPU epochs of grass it cut the error on
-normal pixels 4x); BatchNorm after each convolution; replicate padding (zero padding left
+normal pixels 4x); BatchNorm after each convolution; a greyscale input's reconstruction is
+grey (the mean of the decoded channels; otherwise colour left over from training shows up as error
+on grey categories); replicate padding (zero padding left
 bright artefacts at the borders, where the image score, the map's maximum, picked them up);
 ``pad``: the input mirrored outwards by a margin and the output cropped back, in training and at
 inference alike, so that a border pixel is reconstructed from context on all sides like an
@@ -40,6 +42,11 @@ def _conv(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> nn.Seque
         nn.BatchNorm2d(c_out),
         nn.LeakyReLU(0.1, inplace=True),
     )
+
+
+def greyscale(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, 1, 1) bool: which images of ``x`` (B, 3, H, W) have three equal channels everywhere."""
+    return (x.amax(1) == x.amin(1)).flatten(1).all(1)[:, None, None, None]
 
 
 class SDCBlock(nn.Module):
@@ -117,6 +124,8 @@ class SDCCCM(nn.Module):
         for up in self.up:
             h = up(h, skips.pop())
         decoded = self.head(h)  # (B, 3, H, W)
+        # a greyscale input is reconstructed in grey: nothing in it can call for colour
+        decoded = torch.where(greyscale(x), decoded.mean(1, keepdim=True).expand_as(decoded), decoded)
         if self.image_gate is None:
             return decoded
         g = torch.sigmoid(self.image_gate(torch.cat([x, decoded], dim=1)))  # (B, 1, H, W)
