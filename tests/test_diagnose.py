@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from ssae.evaluation.diagnose import app, best_f1_threshold, border, diagnose
+from ssae.evaluation.diagnose import app, best_f1_threshold, border, diagnose, shift
 from ssae.evaluation.score_file import load_scores, save_scores
 
 S, BG = 16, 0.001  # map side; the maps' background error
@@ -208,3 +208,52 @@ def test_images_missing_from_the_category_folder_are_one_error_line(tmp_path):
     npz, _ = _write(tmp_path, _synthetic())
     res = CliRunner().invoke(app, [str(npz), "--images", str(tmp_path / "elsewhere"), "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "18 test images" in res.output and res.output.count("\n") == 1
+
+
+def test_the_shift_compares_normal_test_scores_with_the_held_out_ones():
+    alike = shift([0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4])
+    assert alike["auroc"] == 0.5 and alike["p"] == pytest.approx(1.0)
+    higher = shift([0.01, 0.02, 0.03, 0.04, 0.05], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert higher["auroc"] == 1.0 and higher["p"] < 0.01 and higher["n_heldout"] == 5 and higher["n_normal"] == 6
+    assert shift([0.5, 0.6], [0.1, 0.7])["auroc"] == 0.5  # one below both, one above both
+    assert shift([0.5, 0.6], [0.5, 0.1])["auroc"] == 0.125  # a tie counts half
+
+
+def _calibration(folder: Path, heldout: list[float]) -> Path:
+    folder.mkdir()
+    cal = {"threshold": 0.03, "scale": 0.01, "quantile": 0.99, "map": "l2", "sigma": 2.0, "image_topk": 0.01}
+    (folder / "calibration.json").write_text(json.dumps(cal | {"heldout": {"images": [], "scores": heldout}}))
+    return folder
+
+
+def test_the_cli_reports_the_shift_with_a_model_folder_and_only_then(tmp_path):
+    npz, _ = _write(tmp_path, _synthetic(), masks=False)
+    model = _calibration(tmp_path / "model", [0.001, 0.002, 0.003])  # below every normal test score
+    res = CliRunner().invoke(app, [str(npz), "--model", str(model), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    r = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
+    assert r["shift"]["auroc"] == 1.0 and r["shift"]["n_normal"] == len(NORMAL) and r["shift"]["n_heldout"] == 3
+    assert "Shift: the 10 normal test images against the 3 held-out" in (tmp_path / "out" / "diagnosis.md").read_text()
+    res = CliRunner().invoke(app, [str(npz), "--out", str(tmp_path / "plain")])
+    assert res.exit_code == 0 and "shift" not in json.loads((tmp_path / "plain" / "diagnosis.json").read_text())
+
+
+def test_a_model_folder_without_a_calibration_is_one_error_line(tmp_path):
+    npz, _ = _write(tmp_path, _synthetic(), masks=False)
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(app, [str(npz), "--model", str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and res.output.startswith("error: ") and res.output.count("\n") == 1
+    assert "calibration.json" in res.output and not (tmp_path / "out").exists()
+
+
+def test_a_defect_copied_exactly_is_drawn_not_a_crash(tmp_path):
+    # an image-level gate can pass a region through untouched: error exactly 0, ratio 0, log2 -inf
+    d = _synthetic()
+    copied = list(d["defects"]).index("copied")
+    d["maps"][copied, 2:10, 2:10] = 0  # the mask (map rows and columns 4-7) and its bilinear neighbours
+    npz, _ = _write(tmp_path, d, masks=True)
+    res = CliRunner().invoke(app, [str(npz), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    r = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
+    assert min(q["ratio"] for q in r["missed"]["images"]) == 0.0
+    assert (tmp_path / "out" / "diagnosis.png").read_bytes().startswith(b"\x89PNG")

@@ -1,8 +1,11 @@
 """Why a category's scores are what they are: detection per defect type, where the maxima of
 the highest-scoring normal images sit, and whether a defect was copied by the model or repaired
-but outranked. Reads a score file (``ssae.evaluation.score_file``), never a model.
+but outranked; and whether the normal test images score like the normal training images. Reads a
+score file (``ssae.evaluation.score_file``) and, with ``--model``, the model folder's
+calibration.json (the held-out training images' scores), never the weights.
 
-    python -m ssae.evaluation.diagnose data/scores/pill.npz --images data/raw/pill --out reports/diagnosis/pill
+    python -m ssae.evaluation.diagnose data/scores/pill.npz --images data/raw/pill --model data/models/pill \
+        --out reports/diagnosis/pill
 
 Definitions (all on the stored maps, (N, S, S) at model resolution):
 - best-F1 threshold: the image-score threshold with the highest F1 on the whole test set (the
@@ -30,6 +33,14 @@ Definitions (all on the stored maps, (N, S, S) at model resolution):
   ratio of several and a share near 1 mean the image score measures the border, not the image
   (``train.model.pad`` is the remedy).
 
+- the shift (with ``--model``): the AUROC of the normal test images' scores against the held-out
+  normal training images' scores, with the two-sided Mann-Whitney p-value. 50 %: they score
+  alike, as they should; well above: the normal test images differ from the training images
+  (new content, lighting, another camera), the calibrated threshold flags more of them than
+  its quantile promises, and the test AUROC measures that difference too; well below: the
+  test images are easier than the training images, which flatters the test AUROC. With the
+  default 10 % hold-out there are few held-out images: read the p-value.
+
 Writes DIR/diagnosis.json (sorted keys, floats to 6 significant digits, no timestamps),
 DIR/diagnosis.md (tables) and DIR/diagnosis.png (statistics only, no image pixels).
 """
@@ -42,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from scipy import stats
 
 from ssae.data.dataset_format import load_images
 from ssae.data.resolution import upsample
@@ -49,6 +61,7 @@ from ssae.evaluation.diagnosis_report import figure, to_json, to_markdown
 from ssae.evaluation.figures import save_figure
 from ssae.evaluation.metrics import roc_curve
 from ssae.evaluation.score_file import load_scores
+from ssae.method.checkpoint import ModelError, load_calibration
 
 TOP_SHARE, TOP_MIN = 0.2, 5  # top normals: the top 20 %, at least 5
 FG_DIFF = 0.1  # foreground: a channel differs from the border's median colour by more (in [0, 1])
@@ -186,9 +199,24 @@ def missed_defects(d: dict[str, np.ndarray], thresholds: dict[str, float | None]
     return {"normal_level": normal_level, "normal_pct": NORMAL_PCT, "images": images, "per_defect": types}
 
 
-def diagnose(d: dict[str, np.ndarray], images: np.ndarray | None = None) -> dict:
+def shift(heldout: np.ndarray, normal: np.ndarray) -> dict:
+    """The normal test images' scores against the held-out normal training images' (module doc)."""
+    heldout, normal = np.asarray(heldout, np.float64), np.asarray(normal, np.float64)
+    u, p = stats.mannwhitneyu(normal, heldout, alternative="two-sided")
+    return {
+        "auroc": float(u / (len(normal) * len(heldout))),  # P(normal test > held-out), ties counted half
+        "p": float(p),
+        "n_heldout": len(heldout),
+        "n_normal": len(normal),
+        "median_heldout": float(np.median(heldout)),
+        "median_normal": float(np.median(normal)),
+    }
+
+
+def diagnose(d: dict[str, np.ndarray], images: np.ndarray | None = None, heldout: np.ndarray | None = None) -> dict:
     """All statistics of the module doc. ``d``: ``load_scores``'s dict; ``images``: (N, 3, S, S)
-    float32 in [0, 1], the test images at the maps' side, or None (image statistics skipped)."""
+    float32 in [0, 1], the test images at the maps' side, or None (image statistics skipped);
+    ``heldout``: the held-out training images' scores, or None (no shift)."""
     scores, labels = np.asarray(d["scores"], np.float32), np.asarray(d["labels"], bool)
     best = best_f1_threshold(scores, labels)
     thresholds = {"calibrated": float(d["threshold"]), "best_f1": best}
@@ -205,7 +233,8 @@ def diagnose(d: dict[str, np.ndarray], images: np.ndarray | None = None) -> dict
         "all_normal": [recs[i] for i in normal],
         "defective": [recs[i] for i in np.flatnonzero(labels)],
     }
-    return {
+    extra = {} if heldout is None or not len(heldout) or not len(normal) else {"shift": shift(heldout, scores[normal])}
+    return extra | {
         "thresholds": thresholds,
         "detection": detection(scores, labels, d["defects"], thresholds),
         "maxima": {
@@ -231,10 +260,16 @@ def main(
         None,
         help="The category's folder in MVTec layout (test/<defect>/...); without it the image statistics are skipped.",
     ),
+    model: Path | None = typer.Option(
+        None,
+        help="The category's model folder (data/models/<category>): compares the normal test images' "
+        "scores with its held-out training images' (calibration.json).",
+    ),
     out: Path = typer.Option(..., help="Folder for diagnosis.json, .md and .png."),
 ) -> None:
     """Diagnose a score file: detection per defect type at the calibrated and best-F1 thresholds,
-    where the map maxima sit, and whether each missed defect was copied or outranked."""
+    where the map maxima sit, whether each missed defect was copied or outranked, and (with
+    --model) whether the normal test images score like the held-out training images."""
     try:
         d = load_scores(scores)
     except FileNotFoundError:
@@ -247,7 +282,13 @@ def main(
         if missing := [str(p) for p in paths if not p.is_file()]:
             raise _fail(f"{len(missing)} test images of {scores} are not in {images}/test, e.g. {missing[0]}")
         pictures = load_images(paths, d["maps"].shape[-1])
-    result = diagnose(d, pictures)
+    heldout = None
+    if model is not None:
+        try:
+            heldout = np.asarray(load_calibration(model / "calibration.json")[0].heldout_scores)
+        except ModelError as e:
+            raise _fail(str(e)) from None
+    result = diagnose(d, pictures, heldout)
     out.mkdir(parents=True, exist_ok=True)
     (out / "diagnosis.json").write_text(to_json(result))
     (out / "diagnosis.md").write_text(to_markdown(result))

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 DIGITS = 6  # significant digits of every float in diagnosis.json
+LOG2_FLOOR = -8  # the histogram draws a region max below 1/256 of the normal level (0: an exact copy) there
 
 
 def rounded(obj):
@@ -65,6 +66,14 @@ def to_markdown(r: dict) -> str:
                 f"| {g.replace('_', ' ')} | {s['n']} | {s['median_border']:.3f} | {_pct(s.get('on_object'))} | "
                 f"{bright} | {_pct(s.get('bright_spot'))} | {_pct(s.get('in_mask'))} |"
             )
+    if "shift" in r:
+        h = r["shift"]
+        lines += [
+            "",
+            f"Shift: the {h['n_normal']} normal test images against the {h['n_heldout']} held-out normal training "
+            f"images: AUROC {100 * h['auroc']:.1f} % (50: they score alike), Mann-Whitney p = {h['p']:.2g}; "
+            f"median scores {h['median_normal']:.4g} and {h['median_heldout']:.4g}.",
+        ]
     if "border" in r:  # absent from results written before it was measured
         b = r["border"]
         rings = " ".join("–" if v is None else f"{v:.2f}" for v in b["ring_to_interior"])
@@ -131,7 +140,7 @@ def figure(r: dict) -> Figure:
             if q["missed"]["best_f1"]
             else "missed @calibrated only"
         )
-        groups[g].append(np.log2(q["ratio"]))
+        groups[g].append(np.log2(max(q["ratio"], 2.0**LOG2_FLOOR)))  # an exact copy has ratio 0
     if any(groups.values()):
         hist.hist(
             list(groups.values()),
