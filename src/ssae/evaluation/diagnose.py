@@ -32,7 +32,6 @@ Definitions (all on the stored maps, (N, S, S) at model resolution):
   averages) that lie within S/16 of an edge (S/16 of the side holds 23 % of the pixels). A
   ratio of several and a share near 1 mean the image score measures the border, not the image
   (``train.model.pad`` is the remedy).
-
 - the shift (with ``--model``): the AUROC of the normal test images' scores against the held-out
   normal training images' scores, with the two-sided Mann-Whitney p-value. 50 %: they score
   alike, as they should; well above: the normal test images differ from the training images
