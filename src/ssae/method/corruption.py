@@ -212,6 +212,7 @@ def make_batch(
     clean = dihedral(images[torch.as_tensor(plan.index, device=dev)], plan.transform, policy)
     x = clean.clone()
     masks = torch.zeros_like(clean[:, :1])
+    grey = greyscale(clean)  # (B, 1, 1, 1): these samples are corrupted in grey
     hit = np.flatnonzero(plan.corrupted)
     if cfg.noise == "structured" and len(hit):
         m = bank[torch.as_tensor(plan.mask[hit], device=dev)][:, None].float()  # (n, 1, S, S)
@@ -226,18 +227,18 @@ def make_batch(
             if len(pos):
                 fill[torch.as_tensor(pos, device=dev)] = make(hit[pos])
         sel = torch.as_tensor(hit, device=dev)
-        fill = _grey_where(greyscale(clean[sel]), fill, fill.mean(1, keepdim=True))
+        fill = _grey_where(grey[sel], fill, fill.mean(1, keepdim=True))
         alpha = m * _as_tensor(plan.opacity[hit], dev)[:, None, None, None]
         x[sel] = x[sel] * (1 - alpha) + fill * alpha
         masks[sel] = m
     elif cfg.noise == "gaussian" and len(hit):
         sel = torch.as_tensor(hit, device=dev)
         noise = torch.randn(x[sel].shape, generator=gen, device=dev)
-        noise = _grey_where(greyscale(clean[sel]), noise, noise[:, :1])  # the same std in grey
+        noise = _grey_where(grey[sel], noise, noise[:, :1])  # the same std in grey
         x[sel] = (x[sel] + cfg.noise_std * noise).clamp(0, 1)
     if cfg.input_noise_std > 0:  # "Noise & Pattern": i.i.d. noise on top of the occlusions, every sample
         noise = torch.randn(x.shape, generator=gen, device=dev)
-        x = (x + cfg.input_noise_std * _grey_where(greyscale(clean), noise, noise[:, :1])).clamp(0, 1)
+        x = (x + cfg.input_noise_std * _grey_where(grey, noise, noise[:, :1])).clamp(0, 1)
     if plan.crop is not None:  # corrupted at full size, so fills and masks keep their scale
         x, clean, masks = (cropped(t, plan.crop, cfg.crop) for t in (x, clean, masks))
     return x, clean, masks
