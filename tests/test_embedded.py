@@ -7,7 +7,7 @@ from PIL import Image
 from ssae.core.data_config import EmbeddedConfig
 from ssae.data.dataset_format import index_category, load_mask
 from ssae.data.embedded_defects import DEFECTS
-from ssae.data.embedded import bands, build_category
+from ssae.data.embedded import GAP, build_category, cells
 
 CFG = EmbeddedConfig(image_size=48, zoom=0.5, n_train=3, n_test_good=2, n_test_per_defect=2)
 
@@ -40,11 +40,25 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
 
 
-def test_train_and_test_bands_are_disjoint():
-    train, test = bands(512, 128)
-    assert train[1] <= test[0]
+def test_train_and_test_cells_are_disjoint_and_cover_the_photo():
+    train, test = cells(512, 512, 128)
+    assert len(train) == 5 and len(test) == 4  # a 3 x 3 checkerboard
+    covered = np.zeros((2, 512, 512), bool)
+    for k, split in enumerate((train, test)):
+        for y0, y1, x0, x1 in split:
+            assert y1 - y0 >= 128 and x1 - x0 >= 128  # a crop fits
+            covered[k, y0:y1, x0:x1] = True
+    assert not (covered[0] & covered[1]).any()
+    # both splits reach every part of the photo: top, bottom, left and right thirds
+    for k in range(2):
+        for part in (covered[k, :170], covered[k, -170:], covered[k, :, :170], covered[k, :, -170:]):
+            assert part.any()
+    # no training pixel lies within GAP of a test pixel
+    from scipy import ndimage
+
+    assert not (ndimage.binary_dilation(covered[1], iterations=GAP - 1) & covered[0]).any()
     with pytest.raises(ValueError, match="does not fit"):
-        bands(256, 128)
+        cells(256, 200, 128)
 
 
 @pytest.mark.parametrize("name", sorted(DEFECTS))

@@ -1,9 +1,11 @@
 """The embedded benchmark: an MVTec-AD-layout dataset built offline from scikit-image photos.
 
-Each category is one real texture photograph that ships inside scikit-image. Training and
-normal test images are crops from disjoint bands of the photo (top ~60 % for training, the
-rest for testing, with a gap); anomalous test images are test crops with one synthetic
-defect (``ssae.data.embedded_defects``) and its exact mask. Everything is drawn from generators seeded by
+Each category is one real texture photograph that ships inside scikit-image. The photo is cut
+into a checkerboard of cells; training crops come from the "white" cells, normal test crops
+from the "black" ones, each crop inside one cell with a margin, so no test pixel was trained
+on and both splits sample the whole photo (a photo's slow changes of light or grain affect
+both alike). Anomalous test images are test crops with one synthetic defect
+(``ssae.data.embedded_defects``) and its exact mask. Everything is drawn from generators seeded by
 (seed, category, split, index), so the same params rebuild the same bytes.
 """
 
@@ -29,8 +31,9 @@ SOURCES = {
     "tissue": skdata.immunohistochemistry,
 }
 FOREIGN = (skdata.astronaut, skdata.coffee, skdata.chelsea, skdata.rocket)
-TRAIN_FRACTION = 0.6  # rows of the photo that training crops may come from
-GAP = 16  # px between the training band and the test band
+GAP = 16  # px: a crop keeps GAP / 2 from its cell's border, so crops of neighbouring cells never touch
+
+Cell = tuple[int, int, int, int]  # y0, y1, x0, x1: a region that a whole crop lies in
 
 
 def _as_float(photo: np.ndarray, zoom: float) -> np.ndarray:
@@ -48,21 +51,34 @@ def _rng(seed: int, category: str, split: str, index: int) -> np.random.Generato
     return np.random.default_rng([seed, zlib.crc32(category.encode()), zlib.crc32(split.encode()), index])
 
 
-def _crop(photo: np.ndarray, rows: tuple[int, int], size: int, rng: np.random.Generator) -> np.ndarray:
-    y = int(rng.integers(rows[0], rows[1] - size + 1))
-    x = int(rng.integers(0, photo.shape[1] - size + 1))
+def _crop(photo: np.ndarray, cells: list[Cell], size: int, rng: np.random.Generator) -> np.ndarray:
+    y0, y1, x0, x1 = cells[int(rng.integers(len(cells)))]
+    y = int(rng.integers(y0, y1 - size + 1))
+    x = int(rng.integers(x0, x1 - size + 1))
     return photo[y : y + size, x : x + size]
 
 
-def bands(height: int, size: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Row ranges [start, stop) of the training and the test band of a photo ``height`` tall."""
-    split = int(height * TRAIN_FRACTION)
-    train, test = (0, split), (split + GAP, height)
-    if min(train[1] - train[0], test[1] - test[0]) < size:
+def cells(height: int, width: int, size: int) -> tuple[list[Cell], list[Cell]]:
+    """The training and the test cells of a ``height`` x ``width`` photo, as (y0, y1, x0, x1).
+
+    The photo is divided into as many equal cells per axis as hold a ``size`` crop plus ``GAP``;
+    cell (i, j) is a training cell when i + j is even, a test cell otherwise. Each returned range
+    is the cell less GAP / 2 on every side: a crop inside it never shares a pixel with another
+    cell's crop.
+    """
+    ny, nx = height // (size + GAP), width // (size + GAP)
+    if ny * nx < 2:
         raise ValueError(
-            f"image_size {size} does not fit the {height}-px photo's bands {train}, {test}: lower it or raise zoom"
+            f"image_size {size} does not fit twice in the {height}x{width}-px photo "
+            f"(cells of {size} + {GAP} px): lower it or raise zoom"
         )
-    return train, test
+    ys, xs = np.linspace(0, height, ny + 1).astype(int), np.linspace(0, width, nx + 1).astype(int)
+    m = GAP // 2
+    split: tuple[list[Cell], list[Cell]] = ([], [])
+    for i in range(ny):
+        for j in range(nx):
+            split[(i + j) % 2].append((int(ys[i]) + m, int(ys[i + 1]) - m, int(xs[j]) + m, int(xs[j + 1]) - m))
+    return split
 
 
 def _save(img: np.ndarray, path: Path, grey: bool) -> None:
@@ -80,24 +96,24 @@ def build_category(category: str, cfg: EmbeddedConfig, seed: int, out: Path) -> 
     if grey:
         foreign = [np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2) for f in foreign]
     size = cfg.image_size
-    train_rows, test_rows = bands(photo.shape[0], size)
+    train_cells, test_cells = cells(photo.shape[0], photo.shape[1], size)
 
     for i in range(cfg.n_train):
         _save(
-            _crop(photo, train_rows, size, _rng(seed, category, "train", i)),
+            _crop(photo, train_cells, size, _rng(seed, category, "train", i)),
             out / "train" / "good" / f"{i:03d}.png",
             grey,
         )
     for i in range(cfg.n_test_good):
         _save(
-            _crop(photo, test_rows, size, _rng(seed, category, "test/good", i)),
+            _crop(photo, test_cells, size, _rng(seed, category, "test/good", i)),
             out / "test" / "good" / f"{i:03d}.png",
             grey,
         )
     for name, make in DEFECTS.items():
         for i in range(cfg.n_test_per_defect):
             rng = _rng(seed, category, f"test/{name}", i)
-            base = _crop(photo, test_rows, size, rng)
+            base = _crop(photo, test_cells, size, rng)
             src = foreign[int(rng.integers(len(foreign)))]
             img, mask = make(base, rng, src)
             _save(img, out / "test" / name / f"{i:03d}.png", grey)
