@@ -51,8 +51,8 @@ def _rng(seed: int, category: str, split: str, index: int) -> np.random.Generato
     return np.random.default_rng([seed, zlib.crc32(category.encode()), zlib.crc32(split.encode()), index])
 
 
-def _crop(photo: np.ndarray, cells: list[Cell], size: int, rng: np.random.Generator) -> np.ndarray:
-    y0, y1, x0, x1 = cells[int(rng.integers(len(cells)))]
+def _crop(photo: np.ndarray, regions: list[Cell], size: int, rng: np.random.Generator) -> np.ndarray:
+    y0, y1, x0, x1 = regions[int(rng.integers(len(regions)))]
     y = int(rng.integers(y0, y1 - size + 1))
     x = int(rng.integers(x0, x1 - size + 1))
     return photo[y : y + size, x : x + size]
