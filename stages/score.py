@@ -6,9 +6,10 @@ truth, and the model's calibrated threshold) and reports/figures/gallery_<catego
 reconstruction | anomaly map | ground truth of the highest- and lowest-scored images of every
 defect type).
 
-The anomaly map (kind and smoothing) and the threshold are the model folder's
-(calibration.json), fixed when the model was trained. Ground truth is stored at the test
-images' resolution when they all share one, else at the model's (masks resized, nearest).
+The anomaly map (kind and smoothing), the threshold and, with score.spread: pixel, the spread
+the image score is divided by are the model folder's (calibration.json, spread.npz), fixed when
+the model was trained. Ground truth is stored at the test images' resolution when they all
+share one, else at the model's (masks resized, nearest).
 A defect image without a mask has unknown ground truth (``known`` False): pixel metrics skip it.
 """
 
@@ -42,7 +43,7 @@ def main(
     import numpy as np  # imported here (torch): --help stays fast
 
     from ssae.core import runtime
-    from ssae.method.checkpoint import load_calibration, load_image_topk, load_model
+    from ssae.method.checkpoint import ModelError, load_calibration, load_image_topk, load_model, load_spread
     from ssae.startup import fail, start
     from ssae.evaluation.figures import gallery
     from ssae.data.dataset_format import DatasetError, load_images, load_masks
@@ -59,7 +60,11 @@ def main(
     images = load_images(list(test.image), size)
     recon = reconstruct(model, images, params.score.batch_size, device)
     maps = anomaly_maps(images, recon, sigma, map_kind)
-    scores = image_scores(maps, load_image_topk(paths.model_calibration(category)))
+    try:
+        spread = load_spread(paths.model_calibration(category), size)
+    except ModelError as e:
+        raise fail(str(e)) from None
+    scores = image_scores(maps, load_image_topk(paths.model_calibration(category)), spread)
     try:
         gt = load_masks(list(test.image), list(test["mask"]), size)
     except DatasetError as e:

@@ -7,7 +7,9 @@ itself) and calibration.json, and the per-epoch loss through DVCLive to reports/
 Calibration (``ssae.method.calibration``): train.holdout of the normal training images (seeded by seed
 and category) are not trained on; after training they are scored with the anomaly map of
 score.map, score.sigma and score.image_topk, and the threshold is the train.threshold_quantile quantile of their
-scores. This stage reads train/good only: the test set never sets the threshold.
+scores. This stage reads train/good only: the test set never sets the threshold. With
+score.spread: pixel the image score is taken from the map divided by each pixel's spread over
+the trained images (``anomaly_maps.pixel_spread``), saved beside calibration.json.
 
 Resuming: after every epoch the full training state goes to data/checkpoints/<category>.pt,
 which is not a DVC output (DVC deletes outputs before it runs a stage). The state carries a
@@ -34,9 +36,9 @@ app = typer.Typer(add_completion=False)
         "calibrate its threshold on the held-out ones; a killed run resumes from "
         f"{paths.checkpoint_file(C)}.",
         f"{paths.raw_category(C)}/train/good/, {paths.masks_file(C)}; {paths.PARAMS}: seed, train, score.map, "
-        "score.sigma, score.image_topk, runtime and overrides.<category>.train / .score.",
+        "score.sigma, score.image_topk, score.spread(_floor), runtime and overrides.<category>.train / .score.",
         f"{paths.model_weights(C)}, {paths.model_meta(C)} (the full training config), "
-        f"{paths.model_calibration(C)} (threshold), "
+        f"{paths.model_calibration(C)} (threshold) [and {paths.SPREAD}], "
         f"{paths.train_log_dir(C)}/ (DVCLive loss per epoch).",
         "python stages/train.py --category brick   (in the pipeline: dvc repro train@brick)",
     )
@@ -55,7 +57,7 @@ def main(
     from ssae.method.checkpoint import load_state, run_key, save_calibration, save_model, save_state
     from ssae.startup import fail, start
     from ssae.data.dataset_format import load_images
-    from ssae.method.anomaly_maps import anomaly_maps, image_scores, reconstruct
+    from ssae.method.anomaly_maps import anomaly_maps, image_scores, pixel_spread, reconstruct
     from ssae.method.training import train
 
     category = stage_category(category)
@@ -106,18 +108,27 @@ def main(
         n_train_images=len(images),
         losses=losses,
     )
+    sc = params.score
+    spread = None
+    if sc.spread == "pixel":  # the spread of the map over the images it was trained on
+        fit_maps = anomaly_maps(images, reconstruct(model, images, cfg.batch_size, device), sc.sigma, sc.map)
+        try:
+            spread = pixel_spread(fit_maps, sc.spread_floor)
+        except ValueError as e:
+            raise fail(f"score.spread: pixel: {e}") from None
+        del fit_maps
     heldout = load_images([normal[i] for i in held], cfg.image_size)
-    maps = anomaly_maps(
-        heldout, reconstruct(model, heldout, cfg.batch_size, device), params.score.sigma, params.score.map
-    )
-    cal = calibrate(image_scores(maps, params.score.image_topk), cfg.threshold_quantile)
+    maps = anomaly_maps(heldout, reconstruct(model, heldout, cfg.batch_size, device), sc.sigma, sc.map)
+    cal = calibrate(image_scores(maps, sc.image_topk, spread), cfg.threshold_quantile)
     save_calibration(
         paths.model_calibration(category),
         cal,
-        map_kind=params.score.map,
-        sigma=params.score.sigma,
-        image_topk=params.score.image_topk,
+        map_kind=sc.map,
+        sigma=sc.sigma,
+        image_topk=sc.image_topk,
         heldout_images=[f"train/good/{normal[i].name}" for i in held],
+        spread=spread,
+        spread_floor=sc.spread_floor if spread is not None else None,
     )
     paths.checkpoint_file(category).unlink(missing_ok=True)
     print(

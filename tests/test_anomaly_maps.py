@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ssae.method.anomaly_maps import anomaly_maps, image_scores
+from ssae.method.anomaly_maps import anomaly_maps, image_scores, pixel_spread
 
 
 @pytest.fixture
@@ -61,3 +61,37 @@ def test_msgms_sees_structure_not_brightness():
 def test_an_unknown_map_is_an_error(pair):
     with pytest.raises(ValueError, match="unknown anomaly map 'l1'"):
         anomaly_maps(*pair, sigma=0, kind="l1")
+
+
+def test_pixel_spread_is_each_pixels_std_over_the_images_plus_a_floor():
+    maps = np.random.default_rng(0).random((5, 4, 6)).astype(np.float32)
+    maps[:, 0, 0] = 0.25  # a pixel that never varies: only the floor
+    spread = pixel_spread(maps, floor=0.1)
+    overall = maps.astype(np.float64).std()
+    assert spread.shape == (4, 6) and spread.dtype == np.float32
+    assert np.allclose(spread, maps.std(axis=0) + 0.1 * overall, rtol=1e-5)
+    assert spread[0, 0] == pytest.approx(0.1 * overall, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "maps, message",
+    [
+        (np.ones((1, 4, 4), np.float32), "at least 2 normal images, got 1"),
+        (np.ones((3, 4, 4), np.float32), "all equal"),
+    ],
+)
+def test_pixel_spread_refuses_too_few_or_identical_maps(maps, message):
+    with pytest.raises(ValueError, match=message):
+        pixel_spread(maps, floor=0.1)
+
+
+def test_a_score_with_a_spread_ranks_an_error_where_normal_images_agree_first():
+    spread = np.ones((8, 8), np.float32)
+    spread[0, :] = 10.0  # the first row varies a lot on normal images
+    maps = np.zeros((2, 8, 8), np.float32)
+    maps[0, 0, 3] = 1.0  # a large error where normal images differ
+    maps[1, 5, 5] = 0.5  # half of it where they agree
+    assert image_scores(maps)[0] > image_scores(maps)[1]
+    divided = image_scores(maps, spread=spread)
+    assert divided[1] > divided[0] and np.array_equal(divided, image_scores(maps / spread))
+    assert np.allclose(image_scores(maps, 0.05, spread), image_scores(maps / spread, 0.05))

@@ -20,6 +20,8 @@ import yaml
 from conftest import TINY_TRAINING, commit, new_project, run
 from ssae.core.artifacts import load_npz
 from ssae.core.config import load_params
+from ssae.evaluation.score_file import load_scores
+from ssae.method.anomaly_maps import image_scores
 
 pytestmark = pytest.mark.slow  # runs stages and dvc as processes
 
@@ -110,7 +112,7 @@ def test_second_repro_runs_only_the_fingerprint_listing(repo):
 
 def test_experiment_and_metrics_diff(repo):
     before = json.loads((repo / "reports/metrics.json").read_text())
-    out = run(["dvc", "exp", "run", "-S", "train.epochs=2"], repo)
+    out = run(["dvc", "exp", "run", "-S", "train.epochs=2", "-S", "score.spread=pixel"], repo)
     for stage in ("download@brick", "masks@brick", "masks@tissue"):  # they do not read train.epochs
         assert f"Stage '{stage}' didn't change, skipping" in out
     assert "Running stage 'train@brick'" in out
@@ -124,6 +126,15 @@ def test_experiment_and_metrics_diff(repo):
     assert changed["mean.pixel_auroc"]["old"] == before["mean"]["pixel_auroc"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert lock["stages"]["train@brick"]["params"]["params.yaml"]["train"]["epochs"] == 2
+    # score.spread: pixel: the train stage writes the spread, the score stage divides by it
+    assert lock["stages"]["train@brick"]["params"]["params.yaml"]["score.spread"] == "pixel"
+    spread = load_npz(repo / "data/models/brick/spread.npz")["spread"]
+    cal = json.loads((repo / "data/models/brick/calibration.json").read_text())
+    assert cal["spread"]["kind"] == "pixel"
+    scores = load_scores(repo / "data/scores/brick.npz")
+    maps = scores["maps"].astype(np.float32)  # stored as float16
+    assert np.allclose(scores["scores"], image_scores(maps, cal["image_topk"], spread), rtol=2e-3)
+    assert not np.allclose(scores["scores"], image_scores(maps, cal["image_topk"]), rtol=0.1)
     compare = run(
         [sys.executable, "-m", "ssae.experiments.compare", "--category", "tissue"], repo
     ).splitlines()  # make compare

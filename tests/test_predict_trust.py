@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from ssae.deploy import export as export_cli, predict as predict_cli
 from ssae.method.calibration import calibrate
 from ssae.method.checkpoint import ModelError, save_calibration, save_model
+from ssae.core.artifacts import save_npz
 from ssae.core.config import ModelConfig, TrainConfig
 from ssae.deploy.scorer import load_deployed
 from ssae.method.model import SDCCCM, init_weights
@@ -279,6 +280,15 @@ def edited(model: Path, tmp_path: Path, how) -> Path:
     return m
 
 
+def name_spread(m: Path, spread: np.ndarray | None) -> None:
+    """calibration.json names an image-score spread (score.spread: pixel); write it unless None."""
+    cal = json.loads((m / "calibration.json").read_text())
+    cal["spread"] = {"kind": "pixel", "floor": 0.1, "file": "spread.npz"}
+    (m / "calibration.json").write_text(json.dumps(cal))
+    if spread is not None:
+        save_npz(m / "spread.npz", spread=spread)
+
+
 def set_image_size(m: Path, size) -> None:
     meta = json.loads((m / "meta.json").read_text())
     meta["train"]["image_size"] = size
@@ -298,6 +308,9 @@ def set_image_size(m: Path, size) -> None:
         ),
         (lambda m: (m / "calibration.json").write_text("[]"), r"calibration.json: not a JSON object"),
         (lambda m: (m / "calibration.json").write_text('{"map": "l2"}'), r"calibration.json: not a calibration"),
+        (lambda m: name_spread(m, None), r"spread.npz: calibration.json names it, but it is"),
+        (lambda m: name_spread(m, np.ones((8, 8), np.float32)), r"spread.npz: must hold 16 x 16 positive numbers"),
+        (lambda m: name_spread(m, np.zeros((16, 16), np.float32)), r"spread.npz: must hold 16 x 16 positive numbers"),
     ],
 )
 def test_a_damaged_model_folder_is_one_line_naming_the_file(model, tmp_path, how, message):
@@ -310,6 +323,22 @@ def test_a_damaged_model_folder_is_one_line_naming_the_file(model, tmp_path, how
     assert r.exit_code == 2 and one_line(r) and not (tmp_path / "o").exists()
     r = export(m, tmp_path / "m.onnx")
     assert r.exit_code == 2 and one_line(r) and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_folder_with_a_spread_scores_by_it_in_predict_and_onnx(model, tmp_path):
+    photo(tmp_path / "in/a.png", (20, 20))
+    scores = {}
+    for name, spread in (("plain", None), ("spread", np.full((16, 16), 0.5, np.float32))):
+        m = shutil.copytree(model, tmp_path / name)
+        if spread is not None:
+            name_spread(m, spread)
+        assert load_deployed(m, torch.device("cpu"))[0].divide == (spread is not None)
+        assert predict(m, tmp_path / "in", "--out", tmp_path / f"o_{name}").exit_code == 0
+        scores[name] = pd.read_csv(tmp_path / f"o_{name}/predictions.csv").score[0]
+        assert export(m, tmp_path / f"{name}.onnx").exit_code == 0
+        assert predict(tmp_path / f"{name}.onnx", tmp_path / "in", "--out", tmp_path / f"x_{name}").exit_code == 0
+        assert pd.read_csv(tmp_path / f"x_{name}/predictions.csv").score[0] == pytest.approx(scores[name], rel=1e-5)
+    assert scores["spread"] == pytest.approx(2 * scores["plain"], rel=1e-5)  # a uniform spread of 0.5
 
 
 def test_without_a_checksum_the_weights_must_still_fit(model, tmp_path):

@@ -214,6 +214,11 @@ class ScoreConfig:
     sigma: float = 2.0  # Gaussian smoothing of the anomaly map, px at model resolution (0: none)
     # image score: the mean of the map's highest image_topk fraction of pixels (0: the maximum)
     image_topk: float = 0.01
+    # pixel: the image score is taken from the map divided, pixel by pixel, by how much the error
+    # there varies over the trained normal images (plus spread_floor x the error's overall
+    # spread); the map itself stays as it is (anomaly_maps.py, docs/accuracy.md section 6)
+    spread: Literal["none", "pixel"] = "none"
+    spread_floor: float = 0.1
     batch_size: int = 16
     gallery_per_type: int = 1  # highest- and lowest-scored examples per defect type in the gallery
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present, else CPU
@@ -221,6 +226,7 @@ class ScoreConfig:
     def __post_init__(self) -> None:
         check("sigma", self.sigma >= 0, f"must be >= 0, got {self.sigma}")
         check("image_topk", 0 <= self.image_topk <= 1, f"must be in [0, 1], got {self.image_topk}")
+        check("spread_floor", self.spread_floor > 0, f"must be > 0, got {self.spread_floor}")
         check("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}")
         check("gallery_per_type", self.gallery_per_type >= 1, f"must be >= 1, got {self.gallery_per_type}")
 

@@ -15,8 +15,9 @@ RAW = DATA / "raw"  # the dataset in MVTec AD layout: RAW/<category>/{train,test
 # of the user's folder that are not in RAW/<category> (unreadable, hidden, outside the layout)
 LEFT_OUT = "left_out.json"
 MASKS = DATA / "masks"  # MASKS/<category>.npz: bit-packed corruption mask bank
-MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json,calibration.json}
+MODELS = DATA / "models"  # MODELS/<category>/{model.pt,meta.json,calibration.json[,spread.npz]}
 WEIGHTS, META, CALIBRATION = "model.pt", "meta.json", "calibration.json"  # the files of a model folder
+SPREAD = "spread.npz"  # and, with score.spread: pixel, the image-score spread
 # CHECKPOINTS/<category>.pt: the state of an unfinished training run. Deliberately NOT a DVC
 # output (DVC deletes a stage's outputs before running it, which would defeat resuming);
 # gitignored, keyed by everything that determines training, deleted once training completes.

@@ -8,7 +8,8 @@ Inside: / 255; resize to the model's side S with the antialiased bilinear matric
 (``l2`` or ``msgms``); Gaussian smoothing as a constant (S, S) matrix ``G`` with
 ``G @ m @ G.T`` equal to ``scipy.ndimage.gaussian_filter(m, sigma, mode="reflect")``; score =
 the map's maximum at S px, or the mean of its top ``image_topk`` fraction (as the score stage and the
-calibration); the normalised score of ``ssae.method.calibration``; the map resized back to (H, W) by the
+calibration), of the map divided by the folder's spread.npz where it has one (``score.spread``);
+the normalised score of ``ssae.method.calibration``; the map resized back to (H, W) by the
 same matrices. The pipeline computes the same numbers in numpy (``ssae.data.resolution``,
 ``ssae.method.anomaly_maps``): a test checks both, and onnxruntime.
 """
@@ -30,7 +31,14 @@ from ssae.core import paths
 from ssae.data.resolution import resize_weights_torch
 from ssae.method.anomaly_maps import gms_map, topk_count
 from ssae.method.calibration import Calibration
-from ssae.method.checkpoint import ModelError, load_calibration, load_image_topk, load_model, read_json
+from ssae.method.checkpoint import (
+    ModelError,
+    load_calibration,
+    load_image_topk,
+    load_model,
+    load_spread,
+    read_json,
+)
 
 OPSET = 17
 
@@ -45,13 +53,23 @@ class Deployed(nn.Module):
     """Raw images to scores and maps (module doc); ``model`` in eval mode."""
 
     def __init__(
-        self, model: nn.Module, size: int, map_kind: str, sigma: float, cal: Calibration, image_topk: float = 0.0
+        self,
+        model: nn.Module,
+        size: int,
+        map_kind: str,
+        sigma: float,
+        cal: Calibration,
+        image_topk: float = 0.0,
+        spread: np.ndarray | None = None,
     ):
         super().__init__()
         if map_kind not in ("l2", "msgms"):
             raise ValueError(f"unknown anomaly map {map_kind!r}")
         self.model, self.size, self.map_kind = model.eval(), size, map_kind
         self.register_buffer("blur", torch.from_numpy(blur_matrix(size, sigma)))
+        self.divide = spread is not None
+        if spread is not None:
+            self.register_buffer("spread", torch.from_numpy(np.asarray(spread, np.float32)))
         self.threshold, self.scale = float(cal.threshold), float(cal.scale)
         self.k = topk_count(size * size, image_topk)  # pixels the image score averages
 
@@ -66,7 +84,8 @@ class Deployed(nn.Module):
         else:
             m = gms_map(x, recon)
         m = self.blur @ m @ self.blur.t()
-        score = m.amax(dim=(1, 2)) if self.k == 1 else m.flatten(1).topk(self.k, dim=1).values.mean(dim=1)
+        n = m / self.spread if self.divide else m  # what the image score is taken from
+        score = n.amax(dim=(1, 2)) if self.k == 1 else n.flatten(1).topk(self.k, dim=1).values.mean(dim=1)
         normalised = torch.sigmoid((score - self.threshold) / self.scale)
         full = resize_weights_torch(s, h).to(m.device) @ m @ resize_weights_torch(s, w).to(m.device).t()  # (N, H, W)
         return score, normalised, full
@@ -83,7 +102,8 @@ def load_deployed(model_dir: Path, device: torch.device) -> tuple[Deployed, dict
     info = read_json(model_dir / paths.META)
     info["calibration"] = read_json(model_dir / paths.CALIBRATION)
     topk = load_image_topk(model_dir / paths.CALIBRATION)
-    return Deployed(model, size, map_kind, sigma, cal, topk).to(device).eval(), info
+    spread = load_spread(model_dir / paths.CALIBRATION, size)
+    return Deployed(model, size, map_kind, sigma, cal, topk, spread).to(device).eval(), info
 
 
 def export_onnx(deployed: Deployed, info: dict, out: Path) -> None:

@@ -8,6 +8,16 @@ highest ``image_topk`` fraction), so rules can be compared on the very same maps
 comparison, free of the training noise that separates two trained models. Prints image AUROC per
 file and rule, and per rule the mean difference to the first rule with a paired t-test over the
 files (seeds).
+
+With ``--model`` (each file's model folder, in order) and ``--images`` (the category's folder in
+the data/raw layout), each rule is also computed with ``score.spread: pixel``: the map divided by
+each pixel's spread over the model's trained normal images (its training images less the
+held-out ones of calibration.json; ``anomaly_maps.pixel_spread``) at each ``--floor``. The
+stored maps are the error itself; a model trained with ``score.spread: pixel`` stored its
+divided scores, and the undivided rules here re-compute them without it.
+
+    python -m ssae.evaluation.rescore s0/pill.npz s1/pill.npz --topk 0.01 \
+        --model s0/pill --model s1/pill --images data/raw/pill --floor 0.05 --floor 0.1
 """
 
 from __future__ import annotations
@@ -20,25 +30,49 @@ from scipy import stats
 
 from ssae.evaluation.metrics import image_auroc
 from ssae.evaluation.score_file import load_scores
-from ssae.method.anomaly_maps import image_scores
+from ssae.method.anomaly_maps import image_scores, pixel_spread
+from ssae.method.checkpoint import read_json
 
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
 
-def rescore(maps: np.ndarray, labels: np.ndarray, topks: list[float]) -> list[float]:
-    """Image AUROC of the maps (N, S, S) under each top-k rule (0: the maximum)."""
-    return [image_auroc(image_scores(maps.astype(np.float32), k), labels) for k in topks]
+def rescore(maps: np.ndarray, labels: np.ndarray, topks: list[float], spread: np.ndarray | None = None) -> list[float]:
+    """Image AUROC of the maps (N, S, S) under each top-k rule (0: the maximum), taken from
+    ``maps / spread`` where ``spread`` (S, S) is given."""
+    return [image_auroc(image_scores(maps.astype(np.float32), k, spread), labels) for k in topks]
 
 
-def table(names: list[str], aurocs: np.ndarray, topks: list[float]) -> str:
-    """Markdown: image AUROC (%) per file and rule; per rule the mean, and the mean paired
-    difference to the first rule with its t-test p-value over the files."""
-    rule = lambda k: "maximum" if k == 0 else f"top {100 * k:g} % mean"  # noqa: E731  (a column title)
-    lines = ["| scores | " + " | ".join(rule(k) for k in topks) + " |", "|---|" + "---:|" * len(topks)]
+def rule(topk: float, floor: float | None = None) -> str:
+    """A column title: the image-score rule, and the spread's floor where the map is divided."""
+    name = "maximum" if topk == 0 else f"top {100 * topk:g} % mean"
+    return name if floor is None else f"{name} / spread ({floor:g})"
+
+
+def trained_maps(model_dir: Path, root: Path) -> np.ndarray:
+    """(N, S, S) maps of the normal images a model folder was trained on (module doc)."""
+    import torch  # here: a maps-only rescore stays fast
+
+    from ssae.data.dataset_format import index_category, load_images
+    from ssae.method.anomaly_maps import anomaly_maps, reconstruct
+    from ssae.method.checkpoint import load_calibration, load_model
+
+    cal, map_kind, sigma = load_calibration(model_dir / "calibration.json")
+    held = set(read_json(model_dir / "calibration.json")["heldout"]["images"])
+    model, size = load_model(model_dir / "model.pt", model_dir / "meta.json", torch.device("cpu"))
+    t = index_category(root)
+    paths = [p for p in t[t.split == "train"].image if f"train/good/{p.name}" not in held]
+    images = load_images(paths, size)
+    return anomaly_maps(images, reconstruct(model, images, 16, torch.device("cpu")), sigma, map_kind)
+
+
+def table(names: list[str], aurocs: np.ndarray, columns: list[str]) -> str:
+    """Markdown: image AUROC (%) per file and rule (``columns``: their titles); per rule the
+    mean, and the mean paired difference to the first rule with its t-test p-value over the files."""
+    lines = ["| scores | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     lines += [f"| {n} | " + " | ".join(f"{100 * a:.1f}" for a in row) + " |" for n, row in zip(names, aurocs)]
     lines.append("| **mean** | " + " | ".join(f"**{100 * a:.1f}**" for a in aurocs.mean(axis=0)) + " |")
     diffs = ["—"]
-    for j in range(1, len(topks)):
+    for j in range(1, len(columns)):
         d = aurocs[:, j] - aurocs[:, 0]
         p = stats.ttest_rel(aurocs[:, j], aurocs[:, 0]).pvalue if len(d) > 1 and np.ptp(d) > 0 else float("nan")
         diffs.append(f"{100 * d.mean():+.1f} (p = {p:.2g})" if np.isfinite(p) else f"{100 * d.mean():+.1f}")
@@ -50,16 +84,32 @@ def table(names: list[str], aurocs: np.ndarray, topks: list[float]) -> str:
 def main(
     files: list[Path] = typer.Argument(..., help="Score files of the score stage (data/scores/<category>.npz)."),
     topk: list[float] = typer.Option([0.0, 0.01], help="Image-score rules: top-k fractions (0: the maximum)."),
+    model: list[Path] = typer.Option([], help="Each file's model folder, in the files' order (for --floor)."),
+    images: Path | None = typer.Option(None, help="The category's folder in the data/raw layout (with --model)."),
+    floor: list[float] = typer.Option([0.1], help="score.spread_floor values to divide the maps at (with --model)."),
 ) -> None:
     """Image AUROC of each score file under each image-score rule, compared pairwise."""
     missing = [f for f in files if not f.is_file()]
     if missing:
         raise typer.BadParameter(f"no score file {missing[0]}", param_hint="FILES")
+    if model and (len(model) != len(files) or images is None):
+        raise typer.BadParameter(
+            f"give one --model per score file ({len(files)}, got {len(model)}) and --images", param_hint="--model"
+        )
+    if any(f <= 0 for f in floor):
+        raise typer.BadParameter(f"must be > 0, got {min(floor)}", param_hint="--floor")
+    columns = [rule(k) for k in topk] + [rule(k, f) for f in (floor if model else []) for k in topk]
     rows = []
-    for f in files:
+    for i, f in enumerate(files):
         d = load_scores(f)
-        rows.append(rescore(d["maps"], d["labels"].astype(bool), topk))
-    print(table([str(f) for f in files], np.array(rows), topk), end="")
+        labels = d["labels"].astype(bool)
+        row = rescore(d["maps"], labels, topk)
+        if model:
+            normal = trained_maps(model[i], images)
+            for fl in floor:
+                row += rescore(d["maps"], labels, topk, pixel_spread(normal, fl))
+        rows.append(row)
+    print(table([str(f) for f in files], np.array(rows), columns), end="")
 
 
 if __name__ == "__main__":

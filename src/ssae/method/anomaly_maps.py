@@ -9,6 +9,14 @@ reconstruction (grey, 3x3 Prewitt) are compared as (2 g1 g2 + c) / (g1^2 + g2^2 
 contrast-normalised similarity in (0, 1]; the four maps are upsampled and averaged. It sees a
 missing edge, stain or scratch whatever its brightness, and ignores smooth intensity offsets.
 On real MVTec AD pill it did not beat ``l2`` (README, ablations), so ``l2`` stays the default.
+
+``score.spread: pixel`` changes the image score, not the map: ``pixel_spread`` is each
+pixel's standard deviation of the map over the trained normal images, plus ``floor`` times the
+standard deviation of all their pixels together (a pixel that never varied, such as a uniform
+background, would otherwise turn a trace of noise into a top score); the image score is then
+taken from ``map / spread``. On an aligned object the error is largest where normal images
+differ most (edges, imprints, highlights): dividing by that spread lets a small error where
+normal images agree outrank a larger one where they do not.
 """
 
 from __future__ import annotations
@@ -89,10 +97,26 @@ def topk_count(n_pixels: int, topk: float) -> int:
     return max(1, int(round(topk * n_pixels)))
 
 
-def image_scores(maps: np.ndarray, topk: float = 0.0) -> np.ndarray:
+def pixel_spread(maps: np.ndarray, floor: float) -> np.ndarray:
+    """(N, H, W) maps of normal images, N >= 2 -> (H, W) float32 > 0: each pixel's standard
+    deviation over the N maps plus ``floor`` times the standard deviation of all their pixels
+    (module doc)."""
+    if len(maps) < 2:
+        raise ValueError(f"needs the maps of at least 2 normal images, got {len(maps)}")
+    m = maps.astype(np.float64)
+    overall = float(m.std())
+    if not overall > 0:
+        raise ValueError("the normal images' maps are all equal: nothing to divide by")
+    return (m.std(axis=0) + floor * overall).astype(np.float32)
+
+
+def image_scores(maps: np.ndarray, topk: float = 0.0, spread: np.ndarray | None = None) -> np.ndarray:
     """(N, H, W) -> (N,) float32: the mean of each map's highest ``topk`` fraction of pixels; the
     maximum (the official MVTec image score) for ``topk`` 0. A mean over a small area is less
-    at the mercy of one noisy pixel than the maximum, and still small enough for small defects."""
+    at the mercy of one noisy pixel than the maximum, and still small enough for small defects.
+    ``spread`` (H, W): taken from ``maps / spread`` instead (``pixel_spread``)."""
+    if spread is not None:
+        maps = maps / spread
     flat = maps.reshape(len(maps), -1)
     k = topk_count(flat.shape[1], topk)
     if k == 1:

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssae.core.artifacts import save_json, save_state_dict
+from ssae.core import paths
+from ssae.core.artifacts import load_npz, save_json, save_npz, save_state_dict
 from ssae.method.calibration import Calibration
 from ssae.core.config import TrainConfig
 from ssae.core.schema import ConfigError, as_dict, from_dict
@@ -167,21 +168,35 @@ def load_model(weights: Path, meta_file: Path, device: torch.device) -> tuple[SD
 
 
 def save_calibration(
-    path: Path, cal: Calibration, *, map_kind: str, sigma: float, heldout_images: list[str], image_topk: float = 0.0
+    path: Path,
+    cal: Calibration,
+    *,
+    map_kind: str,
+    sigma: float,
+    heldout_images: list[str],
+    image_topk: float = 0.0,
+    spread: np.ndarray | None = None,
+    spread_floor: float | None = None,
 ) -> None:
-    """Write the anomaly-map recipe and the calibration (threshold, scale, held-out scores)."""
-    save_json(
-        path,
-        {
-            "map": map_kind,
-            "sigma": sigma,
-            "image_topk": image_topk,
-            "threshold": cal.threshold,
-            "scale": cal.scale,
-            "quantile": cal.quantile,
-            "heldout": {"images": heldout_images, "scores": list(cal.heldout_scores)},
-        },
-    )
+    """Write the anomaly-map recipe and the calibration (threshold, scale, held-out scores); with
+    ``spread`` ((S, S) float32, ``score.spread: pixel``, built with ``spread_floor``)
+    also that, to ``spread.npz`` beside ``path`` (removed when there is none)."""
+    d = {
+        "map": map_kind,
+        "sigma": sigma,
+        "image_topk": image_topk,
+        "threshold": cal.threshold,
+        "scale": cal.scale,
+        "quantile": cal.quantile,
+        "heldout": {"images": heldout_images, "scores": list(cal.heldout_scores)},
+    }
+    npz = Path(path).with_name(paths.SPREAD)
+    if spread is None:
+        npz.unlink(missing_ok=True)
+    else:
+        d["spread"] = {"kind": "pixel", "floor": spread_floor, "file": paths.SPREAD}
+        save_npz(npz, spread=np.asarray(spread, np.float32))
+    save_json(path, d)
 
 
 def load_calibration(path: Path) -> tuple[Calibration, str, float]:
@@ -192,6 +207,22 @@ def load_calibration(path: Path) -> tuple[Calibration, str, float]:
         return cal, str(d["map"]), float(d["sigma"])
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{path}: not a calibration ({_first_line(e)})") from None
+
+
+def load_spread(path: Path, size: int) -> np.ndarray | None:
+    """The (size, size) float32 image-score spread that the ``save_calibration`` file ``path``
+    names, or None where it names none (``score.spread: none``, or written before it was a
+    param); ``ModelError`` naming the file if it is missing or not ``size`` x ``size`` positive numbers."""
+    if read_json(path).get("spread") is None:
+        return None
+    npz = Path(path).with_name(paths.SPREAD)
+    try:
+        n = load_npz(npz)["spread"].astype(np.float32)
+    except (OSError, KeyError, ValueError) as e:
+        raise ModelError(f"{npz}: {path.name} names it, but it is {_first_line(e) or 'unreadable'}") from None
+    if n.shape != (size, size) or not (np.isfinite(n).all() and (n > 0).all()):
+        raise ModelError(f"{npz}: must hold {size} x {size} positive numbers (the model's side), got {n.shape}")
+    return n
 
 
 def load_image_topk(path: Path) -> float:
