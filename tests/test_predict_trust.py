@@ -308,7 +308,7 @@ def set_image_size(m: Path, size) -> None:
         ),
         (lambda m: (m / "calibration.json").write_text("[]"), r"calibration.json: not a JSON object"),
         (lambda m: (m / "calibration.json").write_text('{"map": "l2"}'), r"calibration.json: not a calibration"),
-        (lambda m: name_spread(m, None), r"spread.npz: calibration.json names it, but it is"),
+        (lambda m: name_spread(m, None), r"spread.npz: missing \(calibration.json names it"),
         (lambda m: name_spread(m, np.ones((8, 8), np.float32)), r"spread.npz: must hold 16 x 16 positive numbers"),
         (lambda m: name_spread(m, np.zeros((16, 16), np.float32)), r"spread.npz: must hold 16 x 16 positive numbers"),
     ],

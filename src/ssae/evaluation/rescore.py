@@ -28,6 +28,7 @@ import numpy as np
 import typer
 from scipy import stats
 
+from ssae.core import paths
 from ssae.evaluation.metrics import image_auroc
 from ssae.evaluation.score_file import load_scores
 from ssae.method.anomaly_maps import image_scores, pixel_spread
@@ -56,12 +57,12 @@ def trained_maps(model_dir: Path, root: Path) -> np.ndarray:
     from ssae.method.anomaly_maps import anomaly_maps, reconstruct
     from ssae.method.checkpoint import load_calibration, load_model
 
-    cal, map_kind, sigma = load_calibration(model_dir / "calibration.json")
-    held = set(read_json(model_dir / "calibration.json")["heldout"]["images"])
-    model, size = load_model(model_dir / "model.pt", model_dir / "meta.json", torch.device("cpu"))
+    _, map_kind, sigma = load_calibration(model_dir / paths.CALIBRATION)
+    held = set(read_json(model_dir / paths.CALIBRATION)["heldout"]["images"])
+    model, size = load_model(model_dir / paths.WEIGHTS, model_dir / paths.META, torch.device("cpu"))
     t = index_category(root)
-    paths = [p for p in t[t.split == "train"].image if f"train/good/{p.name}" not in held]
-    images = load_images(paths, size)
+    trained = [p for p in t[t.split == "train"].image if f"train/good/{p.name}" not in held]
+    images = load_images(trained, size)
     return anomaly_maps(images, reconstruct(model, images, 16, torch.device("cpu")), sigma, map_kind)
 
 

@@ -5,7 +5,8 @@ config, resolved augmentation, device, parameter count, FLOPs per image, number 
 images and final loss, so the checkpoint explains itself; and a ``checksum`` that binds it to
 ``model.pt``) and ``calibration.json`` (how its
 anomaly map is computed, ``score.map`` and ``score.sigma``, and the threshold and
-normalisation from held-out normal images, ``ssae.method.calibration``); ``load_model`` rebuilds the
+normalisation from held-out normal images, ``ssae.method.calibration``), with ``score.spread:
+pixel`` also ``spread.npz`` (what the image score is divided by); ``load_model`` rebuilds the
 model from meta.json alone, and a model folder is all ``predict`` needs. Loading checks the
 folder (``ModelError``, one line naming the file): both files present and readable, meta.json's
 checksum equal to the SHA-256 of model.pt and meta.json's other keys (an edited ``image_size``
@@ -218,8 +219,12 @@ def load_spread(path: Path, size: int) -> np.ndarray | None:
     npz = Path(path).with_name(paths.SPREAD)
     try:
         n = load_npz(npz)["spread"].astype(np.float32)
+    except FileNotFoundError:
+        raise ModelError(
+            f"{npz}: missing ({path.name} names it: the folder was trained with score.spread: pixel)"
+        ) from None
     except (OSError, KeyError, ValueError) as e:
-        raise ModelError(f"{npz}: {path.name} names it, but it is {_first_line(e) or 'unreadable'}") from None
+        raise ModelError(f"{npz}: unreadable, not a spread ({_first_line(e)})") from None
     if n.shape != (size, size) or not (np.isfinite(n).all() and (n > 0).all()):
         raise ModelError(f"{npz}: must hold {size} x {size} positive numbers (the model's side), got {n.shape}")
     return n
