@@ -107,6 +107,12 @@ def main(
         row = rescore(d["maps"], labels, topk)
         if model:
             normal = trained_maps(model[i], images)
+            if normal.shape[1:] != d["maps"].shape[1:]:
+                raise typer.BadParameter(
+                    f"{model[i]} makes {normal.shape[1]}-px maps, {f} holds {d['maps'].shape[1]}-px ones: "
+                    "not the model of that score file",
+                    param_hint="--model",
+                )
             for fl in floor:
                 row += rescore(d["maps"], labels, topk, pixel_spread(normal, fl))
         rows.append(row)
