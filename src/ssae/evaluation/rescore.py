@@ -25,14 +25,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 import typer
 from scipy import stats
 
 from ssae.core import paths
+from ssae.data.dataset_format import index_category, load_images
 from ssae.evaluation.metrics import image_auroc
 from ssae.evaluation.score_file import load_scores
-from ssae.method.anomaly_maps import image_scores, pixel_spread
-from ssae.method.checkpoint import read_json
+from ssae.method.anomaly_maps import anomaly_maps, image_scores, pixel_spread, reconstruct
+from ssae.method.checkpoint import load_calibration, load_model, read_json
 
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
@@ -51,12 +53,6 @@ def rule(topk: float, floor: float | None = None) -> str:
 
 def trained_maps(model_dir: Path, root: Path) -> np.ndarray:
     """(N, S, S) maps of the normal images a model folder was trained on (module doc)."""
-    import torch  # here: a maps-only rescore stays fast
-
-    from ssae.data.dataset_format import index_category, load_images
-    from ssae.method.anomaly_maps import anomaly_maps, reconstruct
-    from ssae.method.checkpoint import load_calibration, load_model
-
     _, map_kind, sigma = load_calibration(model_dir / paths.CALIBRATION)
     held = set(read_json(model_dir / paths.CALIBRATION)["heldout"]["images"])
     model, size = load_model(model_dir / paths.WEIGHTS, model_dir / paths.META, torch.device("cpu"))
