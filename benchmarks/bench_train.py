@@ -76,9 +76,8 @@ def main() -> None:
         gen = np.random.default_rng(0)
         images = torch.from_numpy(gen.random((args.images, 3, size, size), dtype=np.float32)).to(device)
         bank = torch.from_numpy((gen.random((args.images, size, size)) < 0.05).astype(np.uint8)).to(device)
-        model = SDCCCM(cfg.model).to(device)
-        if amp:
-            model = model.to(memory_format=torch.channels_last)
+        # channels-last on every device, as ``training.train`` runs the model
+        model = SDCCCM(cfg.model).to(device).to(memory_format=torch.channels_last)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
         policy = "flip_rot"  # the most work the data path can do
         step = [0]
@@ -98,12 +97,11 @@ def main() -> None:
         data = rate(build, device, args.seconds, bs)
         model.eval()
         x = fixed[0].contiguous(memory_format=torch.channels_last)
-        model_cl = model.to(memory_format=torch.channels_last)
 
         @torch.no_grad()
         def infer() -> None:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                model_cl(x)
+                model(x)
 
         inf = rate(infer, device, args.seconds, bs)
         share = max(0.0, 1 - on / off)
