@@ -142,7 +142,8 @@ def figure(pts: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.6))
+    n_series = len(dict.fromkeys(p["series"] for p in pts))
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.6 + 0.16 * -(-n_series // 2)))
     for ax, (k, label) in zip(axes, METRICS.items()):
         for series in dict.fromkeys(p["series"] for p in pts):
             group = [p for p in pts if p["series"] == series and p[k] is not None]
@@ -158,9 +159,12 @@ def figure(pts: list[dict], path: Path, title: str) -> None:
         ax.set_xscale("log", base=2)
         ax.set(xlabel="training compute, TFLOP", ylabel=f"{label}, %", title=label)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    # one legend under the panels: inside one it hides that panel's points
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = -(-len(labels) // 2)
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.045 * rows + 0.02, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})  # no version/time stamps: same bytes
     plt.close(fig)
