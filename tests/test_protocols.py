@@ -26,12 +26,13 @@ def test_committed_protocols_are_valid_params(raw, name, monkeypatch):
     assert params.train.image_size == overrides["train.image_size"]
 
 
-def test_the_cpu_protocols_differ_only_in_their_steps_and_peak_learning_rate(raw, monkeypatch):
+def test_the_cpu_protocols_differ_only_in_their_budget_and_peak_learning_rate(raw, monkeypatch):
     monkeypatch.chdir(ROOT)
     cpu, long = load_protocol("cpu"), load_protocol("cpu-long")
-    budget = ("train.steps", "train.lr")
+    budget = ("train.steps", "train.batch_size", "train.lr")
     assert {k: v for k, v in cpu.items() if k not in budget} == {k: v for k, v in long.items() if k not in budget}
-    assert long["train.steps"] == 4 * cpu["train.steps"]
+    images = lambda p: p["train.steps"] * p["train.batch_size"]  # noqa: E731  (a training image costs the same at any batch)
+    assert images(long) == 4 * images(cpu)
     assert long["train.lr"] < cpu["train.lr"]  # the longer schedule peaks lower (docs/accuracy.md, section 4)
 
 
