@@ -31,7 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--images", type=int, default=128, help="training images per timed run (a multiple of every batch)")
+    ap.add_argument("--images", type=int, default=128, help="training images per timed run")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     device = runtime.setup(0, "cpu", reproducible=True, threads=2)
