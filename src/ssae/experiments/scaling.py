@@ -142,10 +142,11 @@ def figure(pts: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    n_series = len(dict.fromkeys(p["series"] for p in pts))
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.6 + 0.16 * -(-n_series // 2)))
+    all_series = list(dict.fromkeys(p["series"] for p in pts))
+    legend_rows = -(-len(all_series) // 2)  # two columns, under the panels
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.6 + 0.16 * legend_rows))
     for ax, (k, label) in zip(axes, METRICS.items()):
-        for series in dict.fromkeys(p["series"] for p in pts):
+        for series in all_series:
             group = [p for p in pts if p["series"] == series and p[k] is not None]
             if group:
                 ax.errorbar(
@@ -160,11 +161,9 @@ def figure(pts: list[dict], path: Path, title: str) -> None:
         ax.set(xlabel="training compute, TFLOP", ylabel=f"{label}, %", title=label)
         ax.grid(alpha=0.3)
     # one legend under the panels: inside one it hides that panel's points
-    handles, labels = axes[0].get_legend_handles_labels()
-    rows = -(-len(labels) // 2)
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.045 * rows + 0.02, 1, 1))
+    fig.tight_layout(rect=(0, 0.045 * legend_rows + 0.02, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})  # no version/time stamps: same bytes
     plt.close(fig)
