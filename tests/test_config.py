@@ -239,7 +239,8 @@ def test_a_category_left_out_of_overrides_has_none():
 
 def test_a_stage_sees_its_categorys_overrides(tmp_path, monkeypatch):
     raw = committed()
-    raw["overrides"]["tissue"]["train"] = {"lr": 0.01}
+    raw["overrides"]["tissue"]["train"] = {"lr": 0.05}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
-    assert params_or_exit("tissue").train.lr == 0.01 and params_or_exit("brick").train.lr == Params().train.lr
+    assert Params().train.lr != 0.05
+    assert params_or_exit("tissue").train.lr == 0.05 and params_or_exit("brick").train.lr == Params().train.lr

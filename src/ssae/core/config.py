@@ -114,8 +114,8 @@ class TrainConfig:
     # a budget in optimiser steps instead of epochs: about this many steps, as whole epochs
     # (epochs_for), so that a protocol costs the same time on a category of any size; 0: epochs
     steps: int = 0
-    batch_size: int = 8
-    lr: float = 1e-2  # peak learning rate (AdamW)
+    batch_size: int = 4
+    lr: float = 7e-3  # peak learning rate (AdamW)
     weight_decay: float = 0.0
     schedule: Literal["onecycle", "cosine", "constant"] = "onecycle"  # per-step learning-rate schedule
     warmup: float = 0.1  # fraction of the steps spent warming up (onecycle, cosine)
