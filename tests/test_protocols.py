@@ -41,6 +41,16 @@ def test_the_paper_protocol_is_the_papers_resolution(raw, monkeypatch):
     assert parse_params(apply(raw, load_protocol("paper") | MVTEC)).train.image_size == 256
 
 
+@pytest.mark.parametrize("name", ["cpu", "cpu-long", "paper"])
+def test_under_every_protocol_textures_keep_their_border_margin_and_objects_have_none(raw, name, monkeypatch):
+    # a texture fills the frame, its edges have no quiet surroundings (docs/accuracy.md section 5);
+    # the protocols' global `train.model.pad: 0` is meant for objects
+    monkeypatch.chdir(ROOT)
+    params = parse_params(apply(raw, load_protocol(name) | MVTEC | {"categories": ["carpet", "wood", "pill"]}))
+    assert params.train.model.pad == 0
+    assert [params.for_category(c).train.model.pad for c in ("carpet", "wood", "pill")] == [4, 4, 0]
+
+
 def test_apply_sets_nested_keys_and_leaves_the_input_alone(raw):
     out = apply(raw, {"train.model.widths": [8, 16], "seed": 3})
     assert out["train"]["model"]["widths"] == [8, 16] and out["seed"] == 3
