@@ -141,14 +141,22 @@ def test_gaussian_noise_is_iid_with_the_given_std():
     assert abs(np.corrcoef(d[:-1], d[1:])[0, 1]) < 0.05  # no spatial structure
 
 
-def test_input_noise_lies_on_top_of_the_occlusions(data):
+@pytest.mark.parametrize("target", ["noisy", "clean"])
+def test_input_noise_lies_on_top_of_the_occlusions(data, target):
     base = dict(corrupt_prob=1.0, fill_texture=0.0)
     _, (occluded, y, m) = build(data, TrainConfig(**base))
-    _, (noisy, y2, m2) = build(data, TrainConfig(input_noise_std=0.05, **base))
-    assert torch.equal(y, y2) and torch.equal(m, m2)  # same targets, same occlusions
+    _, (noisy, y2, m2) = build(data, TrainConfig(input_noise_std=0.05, input_noise_target=target, **base))
+    assert torch.equal(m, m2)  # the same occlusions
     d = (noisy - occluded)[(occluded > 0.2) & (occluded < 0.8)]  # away from the clipping
     assert abs(float(d.std()) - 0.05) < 0.005 and abs(float(d.mean())) < 0.005
-    assert (noisy - occluded)[~m.expand_as(y).bool()].abs().max() > 0  # everywhere, not only in the masks
+    outside = ~m.expand_as(y).bool()
+    assert (noisy - occluded)[outside].abs().max() > 0  # everywhere, not only in the masks
+    if target == "clean":  # a denoising term: the clean image is still the target
+        assert torch.equal(y, y2)
+    else:  # Noise & Pattern: the target keeps the noise, so outside the occlusions it is the input
+        assert torch.equal(y2[outside], noisy[outside])
+        inside = m.expand_as(y).bool() & (y > 0.2) & (y < 0.8)
+        assert abs(float((y2 - y)[inside].std()) - 0.05) < 0.01  # and inside, the clean image plus that noise
 
 
 @pytest.mark.parametrize("policy", ["flip", "flip_rot"])

@@ -136,6 +136,10 @@ class TrainConfig:
     # std of i.i.d. Gaussian noise added to every input on top of the corruption ("Noise &
     # Pattern", Bauer & Mueller 2025); 0: none
     input_noise_std: float = 0.0
+    # noisy: the target carries the same noise, so the model learns to keep it (Noise & Pattern:
+    # a Tikhonov term that anchors the model's Jacobian at the identity); clean: the target is the
+    # clean image, so the model learns to remove it (a denoising term, which smooths)
+    input_noise_target: Literal["noisy", "clean"] = "noisy"
     # auto: flips and 90-degree rotations for isotropic textures, flips for oriented ones
     # (brick, wood), nothing for objects (see augment.AUGMENT); or one policy for all
     augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"

@@ -206,7 +206,8 @@ def make_batch(
     ``images`` (N, 3, S, S) float32 in [0, 1] and ``bank`` (M, S, S) uint8 live on the device;
     returns inputs and targets (B, 3, S, S) float32 in [0, 1] and the corruption masks
     (B, 1, S, S) float32 in {0, 1} (all zero for ``noise: gaussian`` and ``none``). Targets are the
-    augmented clean images.
+    augmented clean images (with ``input_noise_std`` > 0 and ``input_noise_target: noisy``, plus the
+    inputs' i.i.d. noise).
     """
     dev = images.device
     clean = dihedral(images[torch.as_tensor(plan.index, device=dev)], plan.transform, policy)
@@ -238,7 +239,10 @@ def make_batch(
         x[sel] = (x[sel] + cfg.noise_std * noise).clamp(0, 1)
     if cfg.input_noise_std > 0:  # "Noise & Pattern": i.i.d. noise on top of the occlusions, every sample
         noise = torch.randn(x.shape, generator=gen, device=dev)
-        x = (x + cfg.input_noise_std * _grey_where(grey, noise, noise[:, :1])).clamp(0, 1)
+        noise = cfg.input_noise_std * _grey_where(grey, noise, noise[:, :1])
+        x = (x + noise).clamp(0, 1)
+        if cfg.input_noise_target == "noisy":  # the target keeps it: outside the occlusions it is the input
+            clean = (clean + noise).clamp(0, 1)
     if plan.crop is not None:  # corrupted at full size, so fills and masks keep their scale
         x, clean, masks = (cropped(t, plan.crop, cfg.crop) for t in (x, clean, masks))
     return x, clean, masks
