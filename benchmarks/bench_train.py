@@ -1,7 +1,7 @@
 """Training throughput with and without the data path, and inference throughput.
 
 Usage: python benchmarks/bench_train.py [--sizes 128 256] [--device auto] [--batch 0] [--seconds 5]
-                                       [--reproducible] [--threads 0]
+                                       [--reproducible] [--threads 0] [--widths 16,32,64,128 ...]
 
 For the model and training config of params.yaml, on random images and a random mask bank of
 the given size (the speed does not depend on the pixels):
@@ -13,7 +13,9 @@ the given size (the speed does not depend on the pixels):
 - ``data path only``: planning and building the batch alone;
 - ``inference``: eval-mode forward passes, as the score stage runs them.
 
-The data path's share of a step is 1 - (off / on) throughput. ``--reproducible`` runs as the
+The data path's share of a step is 1 - (off / on) throughput. ``--widths`` times other
+``train.model.widths`` (one comma-separated list per model): the step counts of an equal-time
+width comparison (docs/accuracy.md section 3) come from its ``train+data`` column. ``--reproducible`` runs as the
 stages do with ``runtime.reproducible: true`` (CPU: AVX2 kernels, ``--threads`` threads, 2 if
 not given); without it, the machine's fastest kernels and ``--threads`` (0: all cores). On CUDA the model runs as the
 train stage runs it there (bfloat16 autocast and channels-last when ``train.amp``); timings are
@@ -55,10 +57,17 @@ def main() -> None:
         "--reproducible", action="store_true", help="runtime.reproducible: true (pinned kernels and threads)"
     )
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: 2 reproducible, else all cores)")
+    ap.add_argument(
+        "--widths", nargs="+", default=None, help="train.model.widths to time, each comma-separated (default: params')"
+    )
     args = ap.parse_args()
     threads = args.threads if args.threads is not None else (2 if args.reproducible else 0)
     device = runtime.setup(0, args.device, reproducible=args.reproducible, threads=threads)
     params = load_params()
+    try:
+        widths = [tuple(int(c) for c in w.split(",")) for w in args.widths or []] or [params.train.model.widths]
+    except ValueError:
+        ap.error(f"--widths: each must be comma-separated integers such as 16,32,64,128, got {args.widths}")
     amp = params.train.amp and device.type == "cuda"
     bs = args.batch or (64 if device.type == "cuda" else params.train.batch_size)
     name = (
@@ -68,11 +77,12 @@ def main() -> None:
     )
     print(f"device: {name}; torch {torch.__version__}; batch {bs}; amp {amp}")
     print(
-        f"{'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} "
+        f"{'widths':>16} {'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} "
         f"{'data share':>10} {'inference':>10}  (img/s)"
     )
-    for size in args.sizes:
-        cfg = dataclasses.replace(params.train, image_size=size)
+    for size, width in [(s, w) for w in widths for s in args.sizes]:
+        model_cfg = dataclasses.replace(params.train.model, widths=width)
+        cfg = dataclasses.replace(params.train, image_size=size, model=model_cfg)
         gen = np.random.default_rng(0)
         images = torch.from_numpy(gen.random((args.images, 3, size, size), dtype=np.float32)).to(device)
         bank = torch.from_numpy((gen.random((args.images, size, size)) < 0.05).astype(np.uint8)).to(device)
@@ -105,6 +115,7 @@ def main() -> None:
 
         inf = rate(infer, device, args.seconds, bs)
         share = max(0.0, 1 - on / off)
+        print(f"{','.join(map(str, width)):>16} ", end="")
         print(f"{size:>4} {count_params(model):>9,} {on:>11.1f} {off:>11.1f} {data:>10.1f} {share:>10.1%} {inf:>10.1f}")
 
 
