@@ -115,8 +115,10 @@ def main() -> None:
 
         inf = rate(infer, device, args.seconds, bs)
         share = max(0.0, 1 - on / off)
-        print(f"{','.join(map(str, width)):>16} ", end="")
-        print(f"{size:>4} {count_params(model):>9,} {on:>11.1f} {off:>11.1f} {data:>10.1f} {share:>10.1%} {inf:>10.1f}")
+        print(
+            f"{','.join(map(str, width)):>16} {size:>4} {count_params(model):>9,} {on:>11.1f} {off:>11.1f} "
+            f"{data:>10.1f} {share:>10.1%} {inf:>10.1f}"
+        )
 
 
 if __name__ == "__main__":
