@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/bench_train.py [--sizes 128 256] [--device auto] [--batch 0] [--seconds 5]
                                        [--reproducible] [--threads 0] [--widths 16,32,64,128 ...]
+                                       [--ssim-weights 0 1]
 
 For the model and training config of params.yaml, on random images and a random mask bank of
 the given size (the speed does not depend on the pixels):
@@ -15,7 +16,8 @@ the given size (the speed does not depend on the pixels):
 
 The data path's share of a step is 1 - (off / on) throughput. ``--widths`` times other
 ``train.model.widths`` (one comma-separated list per model): the step counts of an equal-time
-width comparison (docs/accuracy.md section 3) come from its ``train+data`` column. ``--reproducible`` runs as the
+width comparison (docs/accuracy.md section 3) come from its ``train+data`` column; ``--ssim-weights``
+times the loss with other ``train.ssim_weight`` values (0: L2 only). ``--reproducible`` runs as the
 stages do with ``runtime.reproducible: true`` (CPU: AVX2 kernels, ``--threads`` threads, 2 if
 not given); without it, the machine's fastest kernels and ``--threads`` (0: all cores). On CUDA the model runs as the
 train stage runs it there (bfloat16 autocast and channels-last when ``train.amp``); timings are
@@ -60,6 +62,9 @@ def main() -> None:
     ap.add_argument(
         "--widths", nargs="+", default=None, help="train.model.widths to time, each comma-separated (default: params')"
     )
+    ap.add_argument(
+        "--ssim-weights", type=float, nargs="+", default=None, help="train.ssim_weight values (default: params')"
+    )
     args = ap.parse_args()
     threads = args.threads if args.threads is not None else (2 if args.reproducible else 0)
     device = runtime.setup(0, args.device, reproducible=args.reproducible, threads=threads)
@@ -68,6 +73,9 @@ def main() -> None:
         widths = [tuple(int(c) for c in w.split(",")) for w in args.widths or []] or [params.train.model.widths]
     except ValueError:
         ap.error(f"--widths: each must be comma-separated integers such as 16,32,64,128, got {args.widths}")
+    ssim_weights = args.ssim_weights or [params.train.ssim_weight]
+    if any(w < 0 for w in ssim_weights):
+        ap.error(f"--ssim-weights: each must be >= 0, got {ssim_weights}")
     amp = params.train.amp and device.type == "cuda"
     bs = args.batch or (64 if device.type == "cuda" else params.train.batch_size)
     name = (
@@ -77,12 +85,12 @@ def main() -> None:
     )
     print(f"device: {name}; torch {torch.__version__}; batch {bs}; amp {amp}")
     print(
-        f"{'widths':>16} {'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} "
+        f"{'widths':>16} {'ssim':>5} {'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} "
         f"{'data share':>10} {'inference':>10}  (img/s)"
     )
-    for size, width in [(s, w) for w in widths for s in args.sizes]:
+    for size, width, ssim_weight in [(s, w, sw) for w in widths for sw in ssim_weights for s in args.sizes]:
         model_cfg = dataclasses.replace(params.train.model, widths=width)
-        cfg = dataclasses.replace(params.train, image_size=size, model=model_cfg)
+        cfg = dataclasses.replace(params.train, image_size=size, model=model_cfg, ssim_weight=ssim_weight)
         gen = np.random.default_rng(0)
         images = torch.from_numpy(gen.random((args.images, 3, size, size), dtype=np.float32)).to(device)
         bank = torch.from_numpy((gen.random((args.images, size, size)) < 0.05).astype(np.uint8)).to(device)
@@ -116,8 +124,8 @@ def main() -> None:
         inf = rate(infer, device, args.seconds, bs)
         share = max(0.0, 1 - on / off)
         print(
-            f"{','.join(map(str, width)):>16} {size:>4} {count_params(model):>9,} {on:>11.1f} {off:>11.1f} "
-            f"{data:>10.1f} {share:>10.1%} {inf:>10.1f}"
+            f"{','.join(map(str, width)):>16} {ssim_weight:>5g} {size:>4} {count_params(model):>9,} {on:>11.1f} "
+            f"{off:>11.1f} {data:>10.1f} {share:>10.1%} {inf:>10.1f}"
         )
 
 
