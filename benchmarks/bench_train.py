@@ -37,6 +37,7 @@ from ssae.method import corruption
 
 from ssae.core import runtime
 from ssae.core.config import load_params
+from ssae.core.schema import ConfigError
 from ssae.method.model import SDCCCM, count_params
 from ssae.method.training import train_step
 
@@ -74,8 +75,17 @@ def main() -> None:
     except ValueError:
         ap.error(f"--widths: each must be comma-separated integers such as 16,32,64,128, got {args.widths}")
     ssim_weights = args.ssim_weights or [params.train.ssim_weight]
-    if any(w < 0 for w in ssim_weights):
-        ap.error(f"--ssim-weights: each must be >= 0, got {ssim_weights}")
+    try:  # TrainConfig checks each value as params.yaml's would be checked
+        cfgs = [
+            dataclasses.replace(
+                params.train, image_size=s, model=dataclasses.replace(params.train.model, widths=w), ssim_weight=sw
+            )
+            for w in widths
+            for sw in ssim_weights
+            for s in args.sizes
+        ]
+    except ConfigError as e:
+        ap.error(str(e))
     amp = params.train.amp and device.type == "cuda"
     bs = args.batch or (64 if device.type == "cuda" else params.train.batch_size)
     name = (
@@ -88,9 +98,8 @@ def main() -> None:
         f"{'widths':>16} {'ssim':>5} {'px':>4} {'params':>9} {'train+data':>11} {'train only':>11} {'data only':>10} "
         f"{'data share':>10} {'inference':>10}  (img/s)"
     )
-    for size, width, ssim_weight in [(s, w, sw) for w in widths for sw in ssim_weights for s in args.sizes]:
-        model_cfg = dataclasses.replace(params.train.model, widths=width)
-        cfg = dataclasses.replace(params.train, image_size=size, model=model_cfg, ssim_weight=ssim_weight)
+    for cfg in cfgs:
+        size = cfg.image_size
         gen = np.random.default_rng(0)
         images = torch.from_numpy(gen.random((args.images, 3, size, size), dtype=np.float32)).to(device)
         bank = torch.from_numpy((gen.random((args.images, size, size)) < 0.05).astype(np.uint8)).to(device)
@@ -124,8 +133,8 @@ def main() -> None:
         inf = rate(infer, device, args.seconds, bs)
         share = max(0.0, 1 - on / off)
         print(
-            f"{','.join(map(str, width)):>16} {ssim_weight:>5g} {size:>4} {count_params(model):>9,} {on:>11.1f} "
-            f"{off:>11.1f} {data:>10.1f} {share:>10.1%} {inf:>10.1f}"
+            f"{','.join(map(str, cfg.model.widths)):>16} {cfg.ssim_weight:>5g} {size:>4} {count_params(model):>9,} "
+            f"{on:>11.1f} {off:>11.1f} {data:>10.1f} {share:>10.1%} {inf:>10.1f}"
         )
 
 
