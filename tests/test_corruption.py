@@ -171,3 +171,30 @@ def test_augmented_targets_are_the_drawn_dihedral_transforms(data, policy):
     assert seen == set(range(len(TRANSFORMS[policy])))
     if policy == "flip":  # never a quarter turn: rows stay rows
         assert all(TRANSFORMS[policy][t][0] in (0, 2) for t in seen)
+
+
+def test_brightness_scales_input_and_target_alike_by_one_gain_per_sample(data):
+    base = dict(corrupt_prob=1.0, fill_texture=0.0)
+    images = data[0].clone()
+    images[0] = images[0, :1].expand(3, -1, -1)  # a greyscale sample
+    grey_data = (images, data[1])
+    _, (x0, y0, m0) = build(grey_data, TrainConfig(**base))
+    _, (x, y, m) = build(grey_data, TrainConfig(brightness=0.2, **base))
+    assert torch.equal(m, m0)  # the same occlusions
+    gains = []
+    for b in range(N):
+        keep = (images[b] > 0.05) & (images[b] < 0.8)  # unclipped at any gain in [0.8, 1.2]
+        ratio = y[b][keep] / images[b][keep]
+        assert float(ratio.max() - ratio.min()) < 1e-5  # one global gain for the whole sample
+        gains.append(float(ratio.mean()))
+    assert all(0.8 <= g <= 1.2 for g in gains) and max(gains) - min(gains) > 0.05
+    outside = ~m.expand_as(y).bool()
+    assert torch.equal(x[outside], y[outside])  # the input is the scaled image outside the occlusions
+    assert torch.equal(y[0, 0], y[0, 1]) and torch.equal(x[0, 0], x[0, 2])  # grey stays grey
+    assert 0 <= y.min() and y.max() <= 1
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0])
+def test_brightness_out_of_range_is_refused(bad):
+    with pytest.raises(ValueError, match="brightness"):
+        TrainConfig(brightness=bad)

@@ -140,6 +140,10 @@ class TrainConfig:
     # a Tikhonov term that anchors the model's Jacobian at the identity); clean: the target is the
     # clean image, so the model learns to remove it (a denoising term, which smooths)
     input_noise_target: Literal["noisy", "clean"] = "noisy"
+    # global gain jitter: each training image, input and target alike, multiplied by a factor
+    # drawn uniformly in [1 - brightness, 1 + brightness] before it is corrupted, so a photo taken
+    # under brighter or dimmer light is reconstructed at its own level (0: off)
+    brightness: float = 0.0
     # auto: flips and 90-degree rotations for isotropic textures, flips for oriented ones
     # (brick, wood), nothing for objects (see augment.AUGMENT); or one policy for all
     augment: Literal["auto", "none", "flip", "flip_rot"] = "auto"
@@ -192,6 +196,7 @@ class TrainConfig:
         check("blend", 0 <= self.blend <= 1, f"must be in [0, 1], got {self.blend}")
         check("ssim_weight", self.ssim_weight >= 0, f"must be >= 0, got {self.ssim_weight}")
         check("input_noise_std", self.input_noise_std >= 0, f"must be >= 0, got {self.input_noise_std}")
+        check("brightness", 0 <= self.brightness < 1, f"must be in [0, 1), got {self.brightness}")
         check("ema", 0 <= self.ema < 1, f"must be in [0, 1), got {self.ema}")
         check(
             "crop",

@@ -206,11 +206,14 @@ def make_batch(
     ``images`` (N, 3, S, S) float32 in [0, 1] and ``bank`` (M, S, S) uint8 live on the device;
     returns inputs and targets (B, 3, S, S) float32 in [0, 1] and the corruption masks
     (B, 1, S, S) float32 in {0, 1} (all zero for ``noise: gaussian`` and ``none``). Targets are the
-    augmented clean images (with ``input_noise_std`` > 0 and ``input_noise_target: noisy``, plus the
-    inputs' i.i.d. noise).
+    augmented clean images, times a per-sample gain with ``brightness`` > 0 (with ``input_noise_std``
+    > 0 and ``input_noise_target: noisy``, plus the inputs' i.i.d. noise).
     """
     dev = images.device
     clean = dihedral(images[torch.as_tensor(plan.index, device=dev)], plan.transform, policy)
+    if cfg.brightness > 0:  # one global gain per sample, on input and target alike (grey stays grey)
+        gain = 1 + cfg.brightness * (2 * torch.rand((len(clean), 1, 1, 1), generator=gen, device=dev) - 1)
+        clean = (clean * gain).clamp(0, 1)
     x = clean.clone()
     masks = torch.zeros_like(clean[:, :1])
     grey = greyscale(clean)  # (B, 1, 1, 1): these samples are corrupted in grey
