@@ -233,7 +233,9 @@ def test_the_cli_reports_the_shift_with_a_model_folder_and_only_then(tmp_path):
     assert res.exit_code == 0, res.output
     r = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
     assert r["shift"]["auroc"] == 1.0 and r["shift"]["n_normal"] == len(NORMAL) and r["shift"]["n_heldout"] == 3
-    assert "Shift: the 10 normal test images against the 3 held-out" in (tmp_path / "out" / "diagnosis.md").read_text()
+    md = (tmp_path / "out" / "diagnosis.md").read_text()
+    assert "Shift: the 10 normal test images against the 3 held-out" in md
+    assert r["shift"]["p"] < 0.05 and "`train.brightness`" in md  # a significant upward shift names the remedy
     res = CliRunner().invoke(app, [str(npz), "--out", str(tmp_path / "plain")])
     assert res.exit_code == 0 and "shift" not in json.loads((tmp_path / "plain" / "diagnosis.json").read_text())
 

@@ -36,7 +36,8 @@ Definitions (all on the stored maps, (N, S, S) at model resolution):
   normal training images' scores, with the two-sided Mann-Whitney p-value. 50 %: they score
   alike, as they should; well above: the normal test images differ from the training images
   (new content, lighting, another camera), the calibrated threshold flags more of them than
-  its quantile promises, and the test AUROC measures that difference too; well below: the
+  its quantile promises, and the test AUROC measures that difference too (for lighting,
+  ``train.brightness`` is the remedy, and the report names it when p < 0.05); well below: the
   test images are easier than the training images, which flatters the test AUROC. With the
   default 10 % hold-out there are few held-out images: read the p-value.
 

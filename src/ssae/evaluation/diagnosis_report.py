@@ -74,6 +74,12 @@ def to_markdown(r: dict) -> str:
             f"images: AUROC {100 * h['auroc']:.1f} % (50: they score alike), Mann-Whitney p = {h['p']:.2g}; "
             f"median scores {h['median_normal']:.4g} and {h['median_heldout']:.4g}.",
         ]
+        if h["auroc"] > 0.5 and h["p"] < 0.05:
+            lines[-1] += (
+                " The normal test images score higher than the training images: if they were taken under other"
+                " lighting, `train.brightness` (docs/pipeline.md) trains the model to ignore a global change of"
+                " brightness."
+            )
     if "border" in r:  # absent from results written before it was measured
         b = r["border"]
         rings = " ".join("–" if v is None else f"{v:.2f}" for v in b["ring_to_interior"])
