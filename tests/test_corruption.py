@@ -178,7 +178,7 @@ def test_brightness_scales_input_and_target_alike_by_one_gain_per_sample(data):
     images = data[0].clone()
     images[0] = images[0, :1].expand(3, -1, -1)  # a greyscale sample
     grey_data = (images, data[1])
-    _, (x0, y0, m0) = build(grey_data, TrainConfig(**base))
+    _, (_, _, m0) = build(grey_data, TrainConfig(**base))
     _, (x, y, m) = build(grey_data, TrainConfig(brightness=0.2, **base))
     assert torch.equal(m, m0)  # the same occlusions
     gains = []
